@@ -1,0 +1,173 @@
+"""The ``sicnb`` command line.
+
+Every subcommand reads ``--input`` (a file, a directory, or a dataset name such as ``embedded``,
+``obelix``, ``obelix:train``; repeatable) and writes a CSV with an ``id`` column. Progress goes to
+stderr. The exit code is non-zero only when the run itself could not proceed; per-structure
+failures are rows with an ``error``.
+
+Feature subpackages add their subcommands by exposing ``register(subparsers)`` in the modules
+listed in :data:`COMMAND_MODULES`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from sicnb import __version__
+from sicnb.errors import SicnbError
+
+#: modules providing ``register(subparsers)``; missing ones are skipped
+COMMAND_MODULES = [
+    "sicnb.topology.cli",
+    "sicnb.cluster.cli",
+    "sicnb.pes.cli",
+    "sicnb.md.cli",
+    "sicnb.classify.cli",
+    "sicnb.htvs.cli",
+    "sicnb.ledger.cli",
+]
+
+
+def add_input_args(parser: argparse.ArgumentParser, out_default: str | None = None) -> None:
+    """The shared ``--input/--out/--workers/--cache-dir/--mobile-ion`` options of per-structure subcommands."""
+    parser.add_argument("--input", "-i", action="append", required=True, help="file, directory or dataset name (embedded, obelix, obelix:train); repeatable")
+    parser.add_argument("--out", "-o", required=out_default is None, default=out_default, help="output CSV (or .parquet)")
+    parser.add_argument("--mobile-ion", default="Li", help="mobile species (default Li)")
+    parser.add_argument("--workers", type=int, default=1, help="local Dask workers (1 = in-process)")
+    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)")
+    parser.add_argument("--cache-dir", default=None, help="result cache (default $SICNB_CACHE_DIR/results); 'none' disables")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N records (quick looks)")
+    parser.add_argument("--data-dir", default=None, help="local data directory (default $SICNB_DATA_DIR)")
+
+
+def load_inputs(args):
+    """Load and combine ``--input`` sources; print a one-line summary to stderr."""
+    from sicnb.data import load_many
+
+    ds = load_many(args.input, mobile_ion=getattr(args, "mobile_ion", "Li"), data_dir=getattr(args, "data_dir", None))
+    if getattr(args, "limit", None):
+        ds = ds[: args.limit]
+    print(f"sicnb: {ds!r}", file=sys.stderr)
+    return ds
+
+
+def cache_arg(args):
+    c = getattr(args, "cache_dir", None)
+    return False if (c is not None and c.lower() == "none") else c
+
+
+def write_table(df, out: str | Path) -> Path:
+    """Write a result table (CSV or parquet by suffix) atomically, with ``id`` as a column."""
+    import os
+    import tempfile
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if df.index.name == "id":
+        df = df.reset_index()
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
+    os.close(fd)
+    if out.suffix == ".parquet":
+        df.to_parquet(tmp, index=False)
+    else:
+        df.to_csv(tmp, index=False)
+    os.replace(tmp, out)
+    print(f"sicnb: wrote {len(df)} rows to {out}", file=sys.stderr)
+    return out
+
+
+def _cmd_data(args) -> int:
+    ds = load_inputs(args)
+    table = ds.table(mobile_ion=args.mobile_ion)
+    if len(ds.failures):
+        fails = ds.failures.copy()
+        fails["source"] = "load-failure"
+        table = table.assign(error="")
+        import pandas as pd
+
+        table = pd.concat([table, fails[["id", "error", "source"]]], ignore_index=True)
+    write_table(table, args.out)
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from sicnb.notebooks import run_notebook
+
+    params = {}
+    for name, value in args.parameter or []:
+        params[name] = _parse_value(value)
+    out = run_notebook(args.notebook, args.out, parameters=params, html=not args.no_html)
+    print(f"sicnb: executed notebook written to {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from sicnb.notebooks import run_series
+
+    results = run_series(args.out, smoke=args.smoke, only=args.only)
+    failed = [r for r in results if r["error"]]
+    for r in results:
+        status = "FAILED: " + r["error"] if r["error"] else "ok"
+        print(f"  {r['notebook']}: {status} ({r['seconds']:.0f} s) → {r['output']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _parse_value(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sicnb", description="sicnb: discover Li superionic conductors with five published methods on open data.")
+    parser.add_argument("--version", action="version", version=f"sicnb {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("data", help="list what a source yields (id, formula, n_sites, is_ordered, labels, provenance)")
+    add_input_args(p)
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("run", help="execute one notebook headless with papermill")
+    p.add_argument("notebook", help="path to a .ipynb (or its number, e.g. 01)")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="notebook parameter (JSON value or string)")
+    p.add_argument("--out", "-o", required=True, help="output directory")
+    p.add_argument("--no-html", action="store_true", help="skip the HTML rendering")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="the main job: run the notebook series headless on the embedded default")
+    p.add_argument("--out", "-o", default="sicnb-demo", help="output directory (executed notebooks + HTML)")
+    p.add_argument("--smoke", action="store_true", help="smoke parameters (minutes instead of hours)")
+    p.add_argument("--only", action="append", help="run only notebooks whose name contains this (repeatable)")
+    p.set_defaults(func=_cmd_demo)
+
+    for modname in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name and (exc.name == modname or modname.startswith(exc.name + ".")):
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except SicnbError as exc:
+        print(f"sicnb {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

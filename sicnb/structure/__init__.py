@@ -1,0 +1,18 @@
+"""Structure utilities: mobile/framework sublattices, symmetry-distinct mobile sites, oxidation states,
+simplifications (CAMN, CAN, AM, A, their -40 forms, CAMNS/CANS) and disorder handling."""
+from sicnb.structure.oxidation import assign_oxidation_states
+from sicnb.structure.simplify import ALIASES, SCHEMES, simplify
+from sicnb.structure.sublattices import (
+    MobileSite,
+    check_mobile_ion,
+    framework,
+    has_mobile_ion,
+    min_interatomic_distance,
+    mobile_sites,
+    mobile_sublattice,
+)
+
+__all__ = [
+    "MobileSite", "mobile_sublattice", "framework", "mobile_sites", "has_mobile_ion", "check_mobile_ion",
+    "min_interatomic_distance", "assign_oxidation_states", "simplify", "SCHEMES", "ALIASES",
+]
