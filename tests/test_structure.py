@@ -1,0 +1,78 @@
+"""Structure utilities: sublattices, symmetry-distinct sites, oxidation states, simplifications."""
+from __future__ import annotations
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from sicnb.errors import ParameterError, StructureError
+from sicnb.structure import SCHEMES, assign_oxidation_states, framework, mobile_sites, mobile_sublattice, simplify
+
+
+def test_sublattices_of_disordered_lgps(lgps):
+    li = mobile_sublattice(lgps)
+    fw = framework(lgps)
+    n_li_sites = sum(any(sp.symbol == "Li" for sp in s.species) for s in lgps)
+    assert len(li) == n_li_sites and li.composition.reduced_formula == "Li"
+    assert all(0 < o <= 1 for o in li.site_properties["mobile_occupancy"])
+    assert "Li" not in {e.symbol for e in fw.composition.elements}
+    assert len(fw) == sum(any(sp.symbol != "Li" for sp in s.species) for s in lgps)
+
+
+def test_mixed_site_appears_in_both_sublattices():
+    s = Structure(Lattice.cubic(5), [{"Li": 0.5, "Ge": 0.5}, "S"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert len(mobile_sublattice(s)) == 1
+    fw = framework(s)
+    assert len(fw) == 2 and fw[0].species.as_dict() == {"Ge": 0.5}
+
+
+def test_no_mobile_ion_raises(lifepo4):
+    fe = lifepo4.copy()
+    fe.remove_species(["Li"])
+    with pytest.raises(StructureError, match="no Li"):
+        mobile_sublattice(fe)
+    with pytest.raises(ParameterError):
+        mobile_sublattice(lifepo4, mobile_ion="Xx")
+
+
+def test_mobile_sites_multiplicities(lgps, lifepo4):
+    sites = mobile_sites(lgps)
+    assert sum(s.multiplicity for s in sites) == sum(any(sp.symbol == "Li" for sp in s.species) for s in lgps)
+    lfp = mobile_sites(lifepo4)
+    assert sum(s.multiplicity for s in lfp) == 4
+    assert all(len(s.equivalent_indices) == s.multiplicity for s in lfp)
+
+
+def test_oxidation_states_disordered_lgps(lgps):
+    dec, method = assign_oxidation_states(lgps)
+    assert method == "guess"
+    oxi = {sp.symbol: sp.oxi_state for site in dec for sp in site.species}
+    assert oxi == {"Li": 1, "Ge": 4, "P": 5, "S": -2}
+
+
+def test_oxidation_states_ordered_uses_bond_valence(lifepo4):
+    dec, method = assign_oxidation_states(lifepo4)
+    assert method == "bv"
+    assert {sp.symbol: sp.oxi_state for site in dec for sp in site.species}["Fe"] == 2
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_simplifications_of_lgps(lgps, scheme):
+    before = lgps.as_dict()
+    s = simplify(lgps, scheme)
+    assert lgps.as_dict() == before
+    els = {e.symbol for e in s.composition.elements}
+    expected = {
+        "none": {"Li", "Ge", "P", "S"}, "no_mobile": {"Ge", "P", "S"},
+        "CAMN": {"Li", "Al", "S"}, "CAN": {"Al", "S"}, "AM": {"Li", "S"}, "A": {"S"},
+    }[scheme.split("-")[0]]
+    assert els == expected
+    if scheme.endswith("-40"):
+        assert s.volume == pytest.approx(40.0 * 24)  # 24 S2- anions per cell
+    else:
+        assert s.volume == pytest.approx(lgps.volume)
+
+
+def test_simplify_aliases_and_errors(lgps):
+    assert simplify(lgps, "CAMNS").composition == simplify(lgps, "CAMN").composition
+    with pytest.raises(ParameterError, match="unknown simplification"):
+        simplify(lgps, "XYZ")
