@@ -150,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
             if exc.name and (exc.name == modname or modname.startswith(exc.name + ".")):
-                continue
-            raise
+                continue  # feature not installed in this version
+            print(f"sicnb: warning: subcommands of {modname} unavailable ({exc})", file=sys.stderr)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken feature must not take down the CLI
+            print(f"sicnb: warning: subcommands of {modname} unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
+            continue
         mod.register(sub)
     return parser
 
