@@ -14,6 +14,18 @@ __all__ = [
     "ModelUnavailableError",
     "DataUnavailableError",
     "OptionalDependencyError",
+    "UnreadableFileError",
+    "UnknownElementError",
+    "EmptyStructureError",
+    "NoMobileIonError",
+    "OverlappingAtomsError",
+    "AbsurdCellError",
+    "TooManyAtomsError",
+    "NonFiniteValueError",
+    "OverOccupiedSiteError",
+    "OxidationStateError",
+    "ItemTimeoutError",
+    "WorkerLostError",
 ]
 
 
@@ -43,6 +55,60 @@ class DataUnavailableError(SicnbError):
 
 class OptionalDependencyError(SicnbError, ImportError):
     """An optional dependency is missing; the message carries the install hint."""
+
+
+# --- specific input/structure problems (raised by sicnb.validate) -------------------------------
+
+
+class UnreadableFileError(InputError):
+    """A structure file is missing, garbled or truncated so that no parser can read it."""
+
+
+class UnknownElementError(InputError, StructureError):
+    """A file or structure names a species that is not a chemical element (e.g. ``Xx``, ``X0+``)."""
+
+
+class EmptyStructureError(StructureError):
+    """A structure has no atomic sites."""
+
+
+class NoMobileIonError(StructureError):
+    """A structure holds none of the mobile ion (e.g. no Li) that the analysis needs."""
+
+
+class OverlappingAtomsError(StructureError):
+    """Two (not mutually exclusive) sites are closer than the minimum distance (default 0.5 Å)."""
+
+
+class AbsurdCellError(StructureError):
+    """The cell is degenerate or its volume per atom is outside the physical range."""
+
+
+class TooManyAtomsError(AbsurdCellError):
+    """The cell has more sites than the stated ``max_atoms`` limit."""
+
+
+class NonFiniteValueError(StructureError):
+    """A coordinate, lattice parameter or occupancy is NaN or infinite."""
+
+
+class OverOccupiedSiteError(StructureError):
+    """The occupancies on one site sum to more than 1 (or one is negative)."""
+
+
+class OxidationStateError(StructureError):
+    """No charge-balanced oxidation states could be assigned."""
+
+
+# --- batch-run problems (rows in a pmap table, never raised out of pmap) -------------------------
+
+
+class ItemTimeoutError(SicnbError):
+    """One item of a batch ran past the per-item time limit and was stopped."""
+
+
+class WorkerLostError(SicnbError):
+    """The process computing an item died (killed, out of memory, crashed) before returning."""
 
 
 def require(module: str, extra: str | None = None, pip_name: str | None = None):
