@@ -9,10 +9,37 @@ from typing import Any
 
 from sicnb.errors import InputError, OptionalDependencyError
 
-__all__ = ["notebooks_dir", "list_notebooks", "run_notebook", "run_series", "SMOKE_PARAMETERS"]
+__all__ = ["notebooks_dir", "list_notebooks", "run_notebook", "run_series", "to_html", "live_frontend", "SMOKE_PARAMETERS"]
 
 #: parameters every notebook accepts (in its ``parameters`` cell)
 SMOKE_PARAMETERS = {"smoke": True}
+
+
+def live_frontend() -> bool:
+    """True when this process is a Jupyter kernel with a widget-capable frontend attached.
+
+    JupyterLab/Notebook 7 open the ``jupyter.widget.control`` comm when they connect, and kernels
+    started by a Jupyter server get ``JPY_SESSION_NAME``; papermill/nbclient do neither, so there
+    widget views would be lost and static output is used. ``SICNB_HEADLESS=1`` forces False.
+    """
+    if os.environ.get("SICNB_HEADLESS", "").strip().lower() in ("1", "true", "yes"):
+        return False
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:  # pragma: no cover
+        return False
+    if ip is None or not hasattr(ip, "kernel"):
+        return False
+    widget_mod = sys.modules.get("ipywidgets.widgets.widget")
+    if widget_mod is not None and getattr(widget_mod.Widget, "_control_comm", None) is not None:
+        return True
+    return bool(os.environ.get("JPY_SESSION_NAME"))
 
 
 def notebooks_dir() -> Path:
@@ -42,13 +69,30 @@ def _resolve(notebook: str | Path) -> Path:
     raise InputError(f"notebook {notebook!r} not found (neither a path nor a unique number prefix in {notebooks_dir()})")
 
 
+#: nbconvert's output choice for saved notebooks: static images before live-only views, so
+#: figures shown with ``sicnb.viz.show`` appear as their PNG (no kernel, no CDN needed)
+HTML_DISPLAY_PRIORITY = [
+    "image/png", "image/svg+xml", "image/jpeg", "text/html", "text/markdown", "text/latex",
+    "application/vnd.jupyter.widget-view+json", "application/javascript", "text/plain",
+]
+
+
 def to_html(ipynb: Path) -> Path:
-    """Render an executed notebook to standalone HTML next to it (widgets' saved state included)."""
+    """Render an executed notebook to standalone HTML next to it.
+
+    Static images win over widget views; widget views are used only when the notebook saved
+    widget state (otherwise their text fallback is shown instead of an empty box).
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(ipynb, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    has_state = "application/vnd.jupyter.widget-state+json" in nb.metadata.get("widgets", {})
+    priority = [m for m in HTML_DISPLAY_PRIORITY if has_state or m != "application/vnd.jupyter.widget-view+json"]
+    from traitlets.config import Config
+
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": priority}}), template_name="lab")
+    body, _ = exporter.from_notebook_node(nb)
     out = ipynb.with_suffix(".html")
     out.write_text(body, encoding="utf-8")
     return out
@@ -64,7 +108,16 @@ def run_notebook(notebook: str | Path, out_dir: str | Path, parameters: dict[str
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / src.name
-    pm.execute_notebook(str(src), str(dest), parameters=dict(parameters or {}), kernel_name=kernel, cwd=str(src.parent), progress_bar=False, log_output=False)
+    # the kernel inherits this: no frontend will keep widget views, so sicnb emits static output
+    saved = os.environ.get("SICNB_HEADLESS")
+    os.environ["SICNB_HEADLESS"] = "1"
+    try:
+        pm.execute_notebook(str(src), str(dest), parameters=dict(parameters or {}), kernel_name=kernel, cwd=str(src.parent), progress_bar=False, log_output=False)
+    finally:
+        if saved is None:
+            os.environ.pop("SICNB_HEADLESS", None)
+        else:
+            os.environ["SICNB_HEADLESS"] = saved
     if html:
         to_html(dest)
     return dest
