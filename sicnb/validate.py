@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
-from pymatgen.core import Element, Species, Structure
+from pymatgen.core import DummySpecies, Element, Species, Structure
 
 from sicnb.errors import (
     AbsurdCellError,
@@ -196,7 +196,7 @@ def validate_structure(
     for i, site in enumerate(structure):
         total = 0.0
         for sp, occ in site.species.items():
-            if not isinstance(sp, (Element, Species)):
+            if isinstance(sp, DummySpecies) or not isinstance(sp, (Element, Species)):
                 raise UnknownElementError(
                     f"{label}: site {i} holds {sp!s}, which is not a chemical element; "
                     "replace placeholder/dummy species with real elements"
@@ -291,6 +291,9 @@ def read_validated(path: str | os.PathLike, checks: StructureChecks | Mapping[st
         text = str(exc)
         if isinstance(exc, SicnbError) and type(exc) is not InputError:
             raise
+        diagnosis = _cif_diagnosis(path)
+        if diagnosis is not None:
+            raise diagnosis from None
         if "no atomic sites" in text:
             raise EmptyStructureError(text) from None
         low = text.lower()
@@ -298,6 +301,32 @@ def read_validated(path: str | os.PathLike, checks: StructureChecks | Mapping[st
             raise UnknownElementError(f"{text}; use real element symbols") from None
         raise UnreadableFileError(f"{text}; check that it is a complete CIF/POSCAR/JSON structure file") from None
     return validate_structure(s, checks, name=str(path), **overrides)
+
+
+def _cif_diagnosis(path: Path) -> SicnbError | None:
+    """Why pymatgen found no structure in a CIF (it reports the reason only as a warning)."""
+    import re
+    import warnings
+
+    if path.suffix.lower() not in (".cif", ".mcif"):
+        return None
+    from pymatgen.io.cif import CifParser
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            CifParser(path).parse_structures(primitive=False)
+        except Exception:  # noqa: BLE001 - we only want the warnings
+            pass
+    messages = [str(w.message) for w in caught]
+    for m in messages:
+        hit = re.search(r"occupancies \(\[([^\]]*)\]\) sum to > 1", m)
+        if hit:
+            return OverOccupiedSiteError(f"{path}: site occupancies sum to more than 1 ({hit.group(1)}); fix the occupancies in the file")
+    for m in messages:
+        if m.startswith("Issues encountered while parsing CIF"):
+            return UnreadableFileError(f"{path}: {m.splitlines()[0][:300]}")
+    return None
 
 
 def check_structure_file(path: str | os.PathLike, checks: StructureChecks | Mapping[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:

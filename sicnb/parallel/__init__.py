@@ -337,6 +337,8 @@ def _sandbox_main() -> None:
     import pickle
 
     parent = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    if len(sys.argv) > 2:  # the parent's import path, as multiprocessing's spawn passes it
+        sys.path[:] = json.loads(sys.argv[2])
     _set_parent_death_signal()
     if parent is not None and os.getppid() != parent:
         os._exit(0)
@@ -365,7 +367,7 @@ class _Sandbox:
 
     def _start(self) -> None:
         code = "from sicnb.parallel import _sandbox_main; _sandbox_main()"
-        self.proc = subprocess.Popen([sys.executable, "-c", code, str(os.getpid())], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(os.getpid()), json.dumps(sys.path)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, close_fds=True)
         try:
             _read_exact(self.proc.stdout.fileno(), _HEADER.size, time.monotonic() + self.start_timeout)
