@@ -1,0 +1,29 @@
+"""Classification of (dis)ordered structures as superionic Li conductors (McHaffie et al., Digital
+Discovery 4, 1518 (2025); thesis Ch. 4).
+
+>>> from sicnb.classify import predict
+>>> table = predict(load("embedded"))        # shipped default ensemble (V0, CAMN; offline)
+
+Pieces: :mod:`~sicnb.classify.features` (V0–V3 occupancy-weighted MEGNet atom features, CAMN/CAN/
+CAMNS/CANS), :mod:`~sicnb.classify.atomsets` (AtomSets set2set classifier), :mod:`~sicnb.classify.validation`
+(k-fold / LOCO CV with controls), :mod:`~sicnb.classify.sendek` (logistic-regression baseline),
+:mod:`~sicnb.classify.ensemble` (P_SI mean/std, d_training, safe model folders),
+:mod:`~sicnb.classify.screening` (training, prediction, E_g screen, Table 2-style output).
+"""
+from sicnb.classify.atomsets import AtomSetsClassifier
+from sicnb.classify.ensemble import DEFAULT_MODEL_DIR, FeatureSet, SuperionicEnsemble, featurize, load_model, superionic_labels
+from sicnb.classify.features import LEVELS, REPRESENTATIONS, atom_features, elemental_embeddings, site_embeddings
+from sicnb.classify.screening import band_gap, predict, screen, top_candidates, train_ensemble, training_set
+from sicnb.classify.sendek import SENDEK_FEATURES, sendek_features, sendek_model
+from sicnb.classify.validation import (
+    classification_metrics, control_metrics, cross_validate, elmd_distance_matrix, kfold_splits, loco_clusters,
+    loco_splits, summarize_cv,
+)
+
+__all__ = [
+    "AtomSetsClassifier", "SuperionicEnsemble", "FeatureSet", "featurize", "load_model", "DEFAULT_MODEL_DIR",
+    "superionic_labels", "atom_features", "site_embeddings", "elemental_embeddings", "LEVELS", "REPRESENTATIONS",
+    "predict", "screen", "top_candidates", "train_ensemble", "training_set", "band_gap", "sendek_features",
+    "sendek_model", "SENDEK_FEATURES", "classification_metrics", "control_metrics", "cross_validate",
+    "elmd_distance_matrix", "kfold_splits", "loco_clusters", "loco_splits", "summarize_cv",
+]

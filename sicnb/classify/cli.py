@@ -1,0 +1,85 @@
+"""``sicnb classify train`` and ``sicnb classify predict``."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+
+__all__ = ["register"]
+
+
+def _train(args) -> int:
+    from sicnb import __version__
+    from sicnb.classify.screening import train_ensemble
+    from sicnb.classify.validation import cross_validate, kfold_splits, summarize_cv
+    from sicnb.classify.atomsets import AtomSetsClassifier
+    from sicnb.cli import cache_arg
+    from sicnb.data import load_many
+
+    ds = load_many(args.data, mobile_ion=args.mobile_ion, data_dir=args.data_dir)
+    print(f"sicnb: {ds!r}", file=sys.stderr)
+    cfg = {"hidden": tuple(args.hidden), "dense": tuple(args.dense), "dropout": args.dropout, "l2": args.l2,
+           "lr": args.lr, "epochs": args.epochs, "batch_size": args.batch_size, "set2set_steps": args.set2set_steps}
+    ens, fs, labels = train_ensemble(ds, level=args.level, representation=args.representation, n_models=args.n_models,
+                                     configs=[cfg], random_state=args.seed, mobile_ion=args.mobile_ion,
+                                     n_workers=args.workers, cache_dir=cache_arg(args))
+    ids = fs.ids
+    card = {
+        "command": "sicnb classify " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train"):]) if "train" in sys.argv else "",
+        "data": list(args.data), "n_train": len(ids), "positive_fraction": float(labels.loc[ids, "y"].mean()),
+        "label": "superionic = sigma_exp >= 1e-4 S/cm (log10_sigma >= -4)", "sicnb_version": __version__,
+        "config": cfg, "n_models": args.n_models, "seed": args.seed,
+        "training_ids_sha": __import__("hashlib").sha256("\n".join(sorted(ids)).encode()).hexdigest(),
+    }
+    if args.cv_folds:
+        X, y = fs.X(ids), labels.loc[ids, "y"].to_numpy()
+        cv = cross_validate(X, y, lambda: AtomSetsClassifier(**cfg, random_state=args.seed), kfold_splits(len(y), args.cv_folds, args.seed))
+        card["kfold_cv"] = json.loads(summarize_cv(cv).to_json(orient="records"))
+    ens.save(args.out, card=card)
+    print(f"sicnb: saved {len(ens.members_)}-member ensemble to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _predict(args) -> int:
+    from sicnb.classify.screening import predict
+    from sicnb.cli import cache_arg, load_inputs, write_table
+
+    ds = load_inputs(args)
+    table = predict(ds, model=args.model, n_workers=args.workers, cache_dir=cache_arg(args))
+    write_table(table[["formula", "p_si", "p_si_std", "d_training", "is_disordered", "error"]], args.out)
+    return 0
+
+
+def register(subparsers) -> None:
+    from sicnb.cli import add_input_args
+
+    p = subparsers.add_parser("classify", help="AtomSets superionic classifier (McHaffie et al. 2025): train / predict")
+    sub = p.add_subparsers(dest="classify_command", metavar="ACTION")
+    sub.required = True
+
+    t = sub.add_parser("train", help="train an ensemble on labelled data (e.g. obelix:train) and save a model folder")
+    t.add_argument("--data", action="append", required=True, help="labelled source(s), e.g. obelix:train")
+    t.add_argument("--out", "-o", required=True, help="model folder to write")
+    t.add_argument("--n-models", type=int, default=10, help="ensemble members (paper: 100)")
+    t.add_argument("--level", type=int, default=0, choices=[0, 1, 2, 3], help="atom features V0..V3")
+    t.add_argument("--representation", default="CAMN", choices=["CAMN", "CAN", "CAMNS", "CANS"])
+    t.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
+    t.add_argument("--dense", type=int, nargs="+", default=[32])
+    t.add_argument("--set2set-steps", type=int, default=3)
+    t.add_argument("--dropout", type=float, default=0.1)
+    t.add_argument("--l2", type=float, default=1e-4)
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--cv-folds", type=int, default=0, help="also record k-fold CV metrics of one member config in the card")
+    t.add_argument("--mobile-ion", default="Li")
+    t.add_argument("--workers", type=int, default=1)
+    t.add_argument("--cache-dir", default=None)
+    t.add_argument("--data-dir", default=None)
+    t.set_defaults(func=_train)
+
+    q = sub.add_parser("predict", help="P_SI, its ensemble std and d_training for every input structure")
+    add_input_args(q)
+    q.add_argument("--model", default=None, help="model folder (default: the shipped ensemble)")
+    q.set_defaults(func=_predict)

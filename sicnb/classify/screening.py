@@ -1,0 +1,181 @@
+"""Training on labelled data, prediction and screening (McHaffie et al. 2025, §2.3–2.4, Table 2).
+
+Screening (§2.4): P_SI for every structure of a pool; E_g from the data (a column) or predicted with
+the MEGNet band-gap model (``MEGNet-MP-2019.4.1-BandGap-mfi``, PBE fidelity, on the occupancy-weighted
+graph); compounds with E_g < 1 eV dropped; compounds whose normalised composition lies within 5 %
+(every element fraction) of a training composition flagged ``training_like`` and excluded from the
+ranked list; ranked by P_SI → the Table 2-style top-N.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Composition, Structure
+
+from sicnb.classify.ensemble import FeatureSet, SuperionicEnsemble, featurize, load_model, superionic_labels
+from sicnb.classify.features import megnet_node_features
+from sicnb.errors import InputError, ModelUnavailableError
+
+__all__ = ["training_set", "train_ensemble", "predict", "band_gap", "screen", "top_candidates", "BANDGAP_MODEL",
+           "training_like"]
+
+BANDGAP_MODEL = "MEGNet-MP-2019.4.1-BandGap-mfi"
+
+
+def training_set(dataset, mobile_ion: str = "Li", threshold_log10_s_cm: float = -4.0):
+    """Records usable for training: a structure containing the mobile ion and a measured σ.
+
+    Returns (list of records, labels DataFrame with ``y`` = superionic 0/1). Entries whose CIF lacks
+    the mobile ion (OBELiX ``flag_cif_lacks_li``) are dropped, because CAMN/CAMNS would misrepresent them.
+    """
+    recs = []
+    for r in dataset:
+        if r.structure is None or r.labels.get("flag_cif_lacks_li"):
+            continue
+        if mobile_ion not in {e.symbol for e in r.structure.composition.elements}:
+            continue
+        if not np.isfinite(float(r.labels.get("log10_sigma", np.nan))):
+            continue
+        recs.append(r)
+    labels = pd.DataFrame([{"id": r.id, **r.labels} for r in recs]).set_index("id") if recs else pd.DataFrame()
+    if len(labels):
+        labels["y"] = superionic_labels(labels, threshold_log10_s_cm).astype(int)
+    return recs, labels
+
+
+def train_ensemble(dataset, level: int = 0, representation: str = "CAMN", n_models: int = 10,
+                   configs: Sequence[dict] | None = None, random_state: int = 0, mobile_ion: str = "Li",
+                   n_workers: int = 1, cache_dir: Any = None, progress: bool = True):
+    """Featurise the labelled structures of ``dataset`` and fit a :class:`SuperionicEnsemble`.
+
+    Returns (ensemble, FeatureSet, labels table). Structures that fail featurisation are skipped
+    (listed in ``FeatureSet.table['error']``).
+    """
+    recs, labels = training_set(dataset, mobile_ion=mobile_ion)
+    if len(recs) < 10:
+        raise InputError(f"only {len(recs)} labelled structures with the mobile ion in {dataset!r}; need ≥ 10 to train")
+    fs = featurize(recs, level=level, representation=representation, mobile_ion=mobile_ion,
+                   n_workers=n_workers, cache_dir=cache_dir, progress=progress)
+    ids = fs.ids
+    ens = SuperionicEnsemble(level=level, representation=representation, n_models=n_models, configs=configs,
+                             random_state=random_state, mobile_ion=mobile_ion)
+    ens.fit(fs.X(ids), labels.loc[ids, "y"].to_numpy())
+    return ens, fs, labels
+
+
+def predict(items, model: SuperionicEnsemble | str | None = None, n_workers: int = 1, cache_dir: Any = None,
+            progress: bool = True) -> pd.DataFrame:
+    """P_SI for every structure: id, formula, p_si, p_si_std, d_training, is_disordered, superionic, error.
+
+    ``model`` = a fitted ensemble, a model folder, or ``None`` for the shipped default (V0 features,
+    needs no model files). A V1–V3 model without the MEGNet Eform model raises
+    :class:`ModelUnavailableError` with what to do.
+    """
+    ens = model if isinstance(model, SuperionicEnsemble) else load_model(model)
+    if ens.level:
+        from sicnb.potentials import matgl_model_path
+
+        from sicnb.classify.features import EFORM_MODEL
+
+        if matgl_model_path(EFORM_MODEL) is None:
+            raise ModelUnavailableError(
+                f"This classifier uses V{ens.level} features, which need the MEGNet model {EFORM_MODEL}; "
+                "set SICNB_MATGL_MODELS to a folder containing it, or predict with the shipped default "
+                "(V0 features; no model files needed) by omitting the model."
+            )
+    fs = featurize(items, level=ens.level, representation=ens.representation, mobile_ion=ens.mobile_ion,
+                   n_workers=n_workers, cache_dir=cache_dir, progress=progress)
+    out = fs.table[["formula", "n_atoms", "is_disordered", "error"]].copy()
+    ids = fs.ids
+    pred = ens.predict_frame(fs.X(ids), ids=ids)
+    out = out.join(pred, how="left")
+    return out[["formula", "p_si", "p_si_std", "d_training", "is_disordered", "superionic", "n_atoms", "error"]]
+
+
+def band_gap(structure: Structure, fidelity: int = 0, model: str = BANDGAP_MODEL) -> dict:
+    """E_g (eV) from the MEGNet multi-fidelity band-gap model (fidelity 0 = PBE, the MP level the
+    paper's 1 eV threshold refers to), on the occupancy-weighted graph (disorder kept)."""
+    import torch
+
+    _, gap = megnet_node_features(structure, 0, model=model, state_attr=torch.tensor([int(fidelity)]), return_output=True)
+    return {"band_gap_ev": float(gap)}
+
+
+band_gap.cache_version = 1  # type: ignore[attr-defined]
+
+
+def training_like(formulas: Sequence[str], training_compositions: Sequence[str], tol: float = 0.05) -> np.ndarray:
+    """True where a normalised composition has every element fraction within ``tol`` of some training
+    composition (§2.4 "within 5 percent"; same element set required)."""
+    train = []
+    for c in training_compositions:
+        try:
+            train.append(Composition(c).fractional_composition)
+        except Exception:  # noqa: BLE001 - unparsable training entries are ignored
+            continue
+    out = []
+    for f in formulas:
+        try:
+            c = Composition(f).fractional_composition
+        except Exception:  # noqa: BLE001
+            out.append(False)
+            continue
+        els = set(c.elements)
+        out.append(any(set(t.elements) == els and c.almost_equals(t, rtol=0, atol=tol) for t in train))
+    return np.array(out, dtype=bool)
+
+
+def screen(items, model: SuperionicEnsemble | str | None = None, eg_min_ev: float = 1.0,
+           band_gaps: pd.Series | str | None = "megnet", training_compositions: Sequence[str] | None = None,
+           n_workers: int = 1, cache_dir: Any = None, progress: bool = True) -> pd.DataFrame:
+    """Screen a pool (§2.4): predictions + ``band_gap_ev`` + ``passes_eg`` + ``training_like``, sorted by P_SI.
+
+    ``band_gaps``: ``"megnet"`` (predict; needs the model folder, otherwise E_g is NaN and the E_g
+    filter is not applied — stated in ``attrs['eg_source']``), a Series indexed by id, or ``None``.
+    """
+    from sicnb.parallel import pmap
+
+    ens = model if isinstance(model, SuperionicEnsemble) else load_model(model)
+    pred = predict(items, ens, n_workers=n_workers, cache_dir=cache_dir, progress=progress)
+    source = "none"
+    if isinstance(band_gaps, pd.Series):
+        pred["band_gap_ev"] = band_gaps.reindex(pred.index).astype(float)
+        source = "data"
+    elif band_gaps == "megnet":
+        from sicnb.potentials import matgl_model_path
+
+        if matgl_model_path(BANDGAP_MODEL) is None:
+            pred["band_gap_ev"] = np.nan
+            source = f"unavailable ({BANDGAP_MODEL} not found; set SICNB_MATGL_MODELS)"
+        else:
+            bg = pmap(band_gap, items, {}, cache_dir=cache_dir, n_workers=n_workers, progress=progress, desc="E_g")
+            pred["band_gap_ev"] = bg["band_gap_ev"].reindex(pred.index) if "band_gap_ev" in bg else np.nan
+            source = f"{BANDGAP_MODEL} (PBE fidelity)"
+    else:
+        pred["band_gap_ev"] = np.nan
+    gap = pred["band_gap_ev"]
+    pred["passes_eg"] = (gap >= eg_min_ev) | gap.isna()
+    pred["training_like"] = training_like(pred["formula"].fillna("").tolist(), training_compositions) if training_compositions else False
+    pred = pred.sort_values("p_si", ascending=False, na_position="last")
+    pred.attrs.update({"eg_source": source, "eg_min_ev": eg_min_ev})
+    return pred
+
+
+def top_candidates(screened: pd.DataFrame, n: int = 20, sigma_column: pd.Series | None = None) -> pd.DataFrame:
+    """Table 2-style ranking: compound, id, P_SI (SD), E_g, d_training, σ_exp where known, among
+    superionic-predicted entries that pass the E_g filter and are not training-like."""
+    ok = screened[screened["p_si"].notna() & screened["passes_eg"] & ~screened["training_like"].astype(bool)]
+    top = ok.head(n)
+    out = pd.DataFrame({
+        "compound": top["formula"],
+        "P_SI (SD)": [f"{p:.2f} ({s:.2f})" for p, s in zip(top["p_si"], top["p_si_std"])],
+        "p_si": top["p_si"], "p_si_std": top["p_si_std"],
+        "E_g (eV)": top["band_gap_ev"].round(2),
+        "d_training": top["d_training"].round(2),
+        "disordered": top["is_disordered"],
+    })
+    if sigma_column is not None:
+        out["sigma_exp (S/cm)"] = sigma_column.reindex(out.index)
+    return out
