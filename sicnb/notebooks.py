@@ -9,7 +9,7 @@ from typing import Any
 
 from sicnb.errors import InputError, OptionalDependencyError
 
-__all__ = ["notebooks_dir", "list_notebooks", "run_notebook", "run_series", "to_html", "live_frontend", "SMOKE_PARAMETERS"]
+__all__ = ["notebooks_dir", "list_notebooks", "run_notebook", "run_series", "to_html", "live_frontend", "prune_widget_state", "SMOKE_PARAMETERS"]
 
 #: parameters every notebook accepts (in its ``parameters`` cell)
 SMOKE_PARAMETERS = {"smoke": True}
@@ -118,9 +118,47 @@ def run_notebook(notebook: str | Path, out_dir: str | Path, parameters: dict[str
             os.environ.pop("SICNB_HEADLESS", None)
         else:
             os.environ["SICNB_HEADLESS"] = saved
+    prune_widget_state(dest)
     if html:
         to_html(dest)
     return dest
+
+
+def prune_widget_state(ipynb: Path) -> int:
+    """Drop saved widget state that no output displays (e.g. a FigureWidget's 5 MB plotly.js bundle
+    kept by nbclient although only its static PNG was shown). Returns the number of models dropped."""
+    import json
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(ipynb, as_version=4)
+    key = "application/vnd.jupyter.widget-state+json"
+    state = nb.metadata.get("widgets", {}).get(key, {}).get("state")
+    if not state:
+        return 0
+    wanted = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if view and view.get("model_id"):
+                wanted.append(view["model_id"])
+    keep: set[str] = set()
+    while wanted:
+        mid = wanted.pop()
+        if mid in keep or mid not in state:
+            continue
+        keep.add(mid)
+        wanted.extend(re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[mid])))
+    dropped = len(state) - len(keep)
+    if not dropped:
+        return 0
+    if keep:
+        nb.metadata["widgets"][key]["state"] = {k: v for k, v in state.items() if k in keep}
+    else:
+        del nb.metadata["widgets"]
+    nbformat.write(nb, ipynb)
+    return dropped
 
 
 def run_series(out_dir: str | Path, smoke: bool = False, only: list[str] | None = None, parameters: dict[str, Any] | None = None) -> list[dict]:

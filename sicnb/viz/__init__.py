@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from sicnb.viz.display import display_mode, set_display_mode, show, show_widget
 
-__all__ = ["show", "show_widget", "display_mode", "set_display_mode", "show_structure", "structure_figure", "structure_widget"]
+__all__ = ["show", "show_widget", "display_mode", "set_display_mode", "show_structure", "structure_figure", "structure_widget", "structure_browser"]
 
 
 def __getattr__(name: str):
     # structure viewers import nglview lazily; keep ``import sicnb.viz`` light
-    if name in ("show_structure", "structure_figure", "structure_widget", "display_structure"):
+    if name in ("show_structure", "structure_figure", "structure_widget", "display_structure", "structure_browser"):
         from sicnb.viz import structure
 
         return getattr(structure, name)

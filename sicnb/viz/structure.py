@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 from pymatgen.core import Structure
 
-__all__ = ["display_structure", "structure_figure", "structure_widget", "show_structure"]
+__all__ = ["display_structure", "structure_figure", "structure_widget", "show_structure", "structure_browser"]
 
 _FALLBACK_COLOR = (200, 200, 200)
 
@@ -111,7 +111,8 @@ def structure_figure(structure, supercell: Sequence[int] = (1, 1, 1), title: str
     fig.update_layout(
         title=dict(text=title or f"{name}<br><sup>{len(struct)} sites; a={lat.a:.2f} Å, b={lat.b:.2f} Å, c={lat.c:.2f} Å"
                    + ("; ◆ = partially occupied site (majority species)" if partial.any() else "") + "</sup>", font=dict(size=15)),
-        scene=dict(xaxis_title="x (Å)", yaxis_title="y (Å)", zaxis_title="z (Å)", aspectmode="data"),
+        scene=dict(xaxis_title="x (Å)", yaxis_title="y (Å)", zaxis_title="z (Å)", aspectmode="data",
+                   camera=dict(eye=dict(x=1.7, y=1.7, z=1.3))),
         height=height, margin=dict(l=0, r=0, t=50, b=0), legend=dict(title="element"),
     )
     return fig
@@ -145,3 +146,44 @@ def show_structure(structure, supercell: Sequence[int] = (1, 1, 1), title: str |
     _, name = _as_structure(structure)
     show_widget(view, static_fig=fig, alt=f"<structure viewer: {name}>")
     return view
+
+
+def structure_browser(structures, start: int = 0, height: int = 480):
+    """Flip through structures with a slider: ``VBox([IntSlider, Label, FigureWidget])``.
+
+    ``structures``: a ``Dataset``, a list of records/structures, or ``{id: Structure}``. The figure
+    is the same plotly 3D view as :func:`structure_figure`; moving the slider swaps its data in place.
+    """
+    import ipywidgets as widgets
+    import plotly.graph_objects as go
+
+    if isinstance(structures, dict):
+        items = list(structures.items())
+    else:
+        items = []
+        for i, obj in enumerate(structures):
+            s, name = _as_structure(obj)
+            items.append((str(getattr(obj, "id", i)), s))
+    if not items:
+        raise ValueError("structure_browser needs at least one structure")
+    start = min(max(int(start), 0), len(items) - 1)
+    fig = go.FigureWidget(structure_figure(items[start][1], title=f"{items[start][0]}: {items[start][1].composition.reduced_formula}", height=height))
+    slider = widgets.IntSlider(value=start, min=0, max=len(items) - 1, step=1, description="structure", continuous_update=False,
+                               layout=widgets.Layout(width="60%"))
+    label = widgets.Label(value=f"{items[start][0]}  {items[start][1].composition.reduced_formula}")
+
+    def _update(change) -> None:
+        rid, s = items[change["new"]]
+        new = structure_figure(s, title=f"{rid}: {s.composition.reduced_formula}", height=height)
+        with fig.batch_update():
+            fig.data = []
+            for tr in new.data:
+                fig.add_trace(tr)
+            fig.layout.title = new.layout.title
+        label.value = f"{rid}  {s.composition.reduced_formula}"
+
+    slider.observe(_update, names="value")
+    box = widgets.VBox([widgets.HBox([slider, label]), fig])
+    box.figure = fig  # type: ignore[attr-defined]
+    box.slider = slider  # type: ignore[attr-defined]
+    return box
