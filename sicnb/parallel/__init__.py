@@ -56,7 +56,7 @@ from pymatgen.core import Structure
 
 from sicnb import __version__
 from sicnb.data.records import Dataset, Record, structure_hash
-from sicnb.errors import ParameterError
+from sicnb.errors import EmptyStructureError, ParameterError
 
 __all__ = ["pmap", "ResultCache", "cache_key", "item_keys", "as_records", "local_client"]
 
@@ -264,6 +264,8 @@ def _safe_call(func: Callable, structure_dict: dict, params: dict, checks: dict 
     token = current_item.set(item_id)
     t0 = time.perf_counter()
     try:
+        if not structure_dict.get("sites"):
+            raise EmptyStructureError(f"{item_id or 'structure'}: the structure has no atomic sites; check the source")
         structure = Structure.from_dict(structure_dict)
         if checks is not None:
             validate_structure(structure, StructureChecks(**checks))
@@ -352,6 +354,12 @@ def _sandbox_main() -> None:
             task = pickle.loads(_read_exact(0, n, None))  # from our parent over a private pipe, never a file
         except (_SandboxLost, OSError):
             os._exit(0)
+        except Exception as exc:  # noqa: BLE001 - e.g. the function's module cannot be imported here
+            data = json.dumps({"ok": False, "result": {}, "deterministic": False,
+                               "error": f"WorkerLostError: the sandbox could not load the task ({type(exc).__name__}: {exc})"}).encode()
+            os.write(out_fd, _HEADER.pack(0) + _HEADER.pack(len(data)) + data)
+            continue
+        os.write(out_fd, _HEADER.pack(0))  # started: the time limit counts from here (imports excluded)
         entry = _safe_call(*task)
         data = json.dumps(_jsonable(entry), default=str).encode()
         os.write(out_fd, _HEADER.pack(len(data)) + data)
@@ -386,6 +394,7 @@ class _Sandbox:
             self.proc.stdin.write(_HEADER.pack(len(data)) + data)
             self.proc.stdin.flush()
             fd = self.proc.stdout.fileno()
+            _read_exact(fd, _HEADER.size, time.monotonic() + self.start_timeout)  # task loaded
             deadline = time.monotonic() + timeout
             (n,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
             return json.loads(_read_exact(fd, n, deadline))
