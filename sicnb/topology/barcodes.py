@@ -30,6 +30,10 @@ from sicnb.structure import check_mobile_ion
 
 __all__ = ["SiteClouds", "Barcode", "site_clouds", "rips_barcode", "h0_deaths", "betti_at", "DISTANCE_TOL_ANGSTROM"]
 
+#: pairwise distances are rounded to this many decimals (Å) so that symmetry-equal distances are exactly
+#: equal whatever the cell choice; float noise would otherwise create spurious near-zero bars
+DISTANCE_DECIMALS = 9
+
 #: points at distance ≤ R + this tolerance from the centre are inside the sphere, so that the
 #: cloud does not depend on float noise from the cell choice
 DISTANCE_TOL_ANGSTROM = 1e-6
@@ -115,7 +119,8 @@ def rips_barcode(points: np.ndarray, max_edge_length: float, max_dimension: int 
     """Exact Vietoris–Rips barcode of a point cloud (gudhi), dimensions 0..``max_dimension`` (≤ 2).
 
     Filtration value = edge length (Å); edges longer than ``max_edge_length`` are left out (ripser's
-    ``thresh``). Coefficients Z/2. Zero-length bars are not reported. With ``collapse`` the 1-skeleton
+    ``thresh``). Coefficients Z/2. Zero-length bars are not reported. Distances are rounded to
+    1e-9 Å (:data:`DISTANCE_DECIMALS`) so that equal distances tie exactly. With ``collapse`` the 1-skeleton
     is reduced by edge collapses to a fixed point before expansion; this keeps every persistence
     diagram of the flag filtration (Boissonnat & Pritam 2020, Thm. 1).
     """
@@ -133,7 +138,7 @@ def rips_barcode(points: np.ndarray, max_edge_length: float, max_dimension: int 
     if n > 1:
         from scipy.sparse import coo_matrix
 
-        d = pdist(pts)
+        d = np.round(pdist(pts), DISTANCE_DECIMALS)
         i, j = np.triu_indices(n, k=1)
         keep = d <= max_edge_length
         st.insert_edges_from_coo_matrix(coo_matrix((d[keep], (i[keep], j[keep])), shape=(n, n)))
@@ -144,7 +149,7 @@ def rips_barcode(points: np.ndarray, max_edge_length: float, max_dimension: int 
                 before = st.num_simplices()
                 st.collapse_edges(nb_iterations=1)
         st.expansion(max_dimension + 1)
-    st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=False)
+    st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
     out = []
     for k in range(max_dimension + 1):
         iv = np.asarray(st.persistence_intervals_in_dimension(k), dtype=float).reshape(-1, 2)
@@ -168,7 +173,7 @@ def h0_deaths(points: np.ndarray, max_edge_length: float) -> tuple[np.ndarray, i
     n = len(pts)
     if n < 2:
         return np.zeros(0), n
-    d = pdist(pts)
+    d = np.round(pdist(pts), DISTANCE_DECIMALS)
     i, j = np.triu_indices(n, k=1)
     keep = d <= max_edge_length
     # zero-length edges (coincident points) would vanish from a sparse matrix: store them as tiny values

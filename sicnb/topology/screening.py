@@ -69,7 +69,7 @@ def known_conductor_flags(formulas: pd.Series, log10_sigma: pd.Series | None = N
     from sicnb.data import match_known_conductors
 
     m = match_known_conductors(list(formulas))
-    lit = pd.Series(m["superionic"].fillna(False).astype(bool).to_numpy(), index=formulas.index)
+    lit = pd.Series([bool(x) if x is not None else False for x in m["superionic"]], index=formulas.index)
     if log10_sigma is None:
         return lit.rename("known_conductor")
     meas = pd.to_numeric(log10_sigma, errors="coerce")
