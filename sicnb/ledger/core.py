@@ -1,0 +1,292 @@
+"""The ledger: every method's per-structure score, pass flags, uncertainty and provenance in one table.
+
+A :class:`MethodAdapter` says how to get one method's per-structure table for a Dataset (through
+:func:`sicnb.parallel.pmap`, so a method already run by its own notebook with the same parameters
+is read from the cache), which column is its score and which way is better. :func:`build_ledger`
+runs the registered adapters and joins their tables by id. A method whose code is not installed
+or fails as a whole is kept in the ledger as *absent*/*failed*, with the reason in every row's
+``<method>.error`` and in :attr:`Ledger.methods` — never dropped silently.
+
+Column layout of :attr:`Ledger.table` (indexed by id): ``formula``, the known-conductor label
+columns (:mod:`sicnb.ledger.labels`), then per method ``<m>.score`` (in the method's own units),
+``<m>.percentile`` (0–1, 1 = most promising among the structures it scored), its pass flags
+``<m>.<flag>``, uncertainty ``<m>.<column>``, extra columns, ``<m>.error``, and the provenance
+``<m>.method`` (function id) / ``<m>.params`` (JSON) / ``<m>.sicnb_version``; finally ``consensus``,
+``consensus_n_methods`` and ``consensus_rank``.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sicnb import __version__
+from sicnb.data import Dataset
+from sicnb.errors import ParameterError, SicnbError
+from sicnb.ledger.stats import consensus_scores, percentile_ranks
+
+__all__ = ["MethodAdapter", "Ledger", "register_method", "get_method", "method_names", "build_ledger", "PROVENANCE_COLUMNS"]
+
+PROVENANCE_COLUMNS = ("method", "params", "sicnb_version")
+
+#: compute(dataset, params, run) -> table indexed by id; ``run`` holds cache_dir/n_workers/scheduler/timeout/progress
+ComputeFn = Callable[[Dataset, Mapping[str, Any], Mapping[str, Any]], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class MethodAdapter:
+    """How the ledger obtains and reads one method's per-structure results.
+
+    Attributes
+    ----------
+    name: short key used in column names (``topology``, ``bvse``, ...).
+    title: human-readable name for figures.
+    score: the column of the method's table that ranks candidates.
+    direction: +1 when a higher score is more promising, −1 when lower is (e.g. a barrier in eV).
+    compute: ``compute(dataset, params, run)`` → the method's table indexed by id (via ``pmap``).
+    requires: ``"module:attribute"`` names that must import for the method to be present.
+    pass_flags: boolean columns of the method's own pass/fail screen.
+    uncertainty: the column holding the score's uncertainty (same units), if any.
+    extra: further columns worth carrying (e.g. ``d_training``, ``E_hull``).
+    defaults: default parameters (match those of the method's notebook to reuse its cache).
+    model: the model the scores come from (name + version/path), or a function of the parameters.
+    description: what the score is, with units.
+    """
+
+    name: str
+    title: str
+    score: str
+    direction: int
+    compute: ComputeFn
+    requires: tuple[str, ...] = ()
+    pass_flags: tuple[str, ...] = ()
+    uncertainty: str | None = None
+    extra: tuple[str, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    model: str | Callable[[Mapping[str, Any]], str] = ""
+    description: str = ""
+
+    def __post_init__(self):
+        if self.direction not in (1, -1):
+            raise ParameterError(f"method {self.name!r}: direction must be +1 (higher is better) or -1 (lower is better), got {self.direction!r}")
+        if not self.name.isidentifier():
+            raise ParameterError(f"method name {self.name!r} must be a Python identifier (it becomes a column prefix)")
+
+    def availability(self) -> str | None:
+        """``None`` when every required module attribute imports, else the reason it does not."""
+        for req in self.requires:
+            mod, _, attr = req.partition(":")
+            try:
+                m = importlib.import_module(mod)
+            except Exception as exc:  # noqa: BLE001 - an absent or broken method module is reported, not raised
+                return f"{mod} cannot be imported ({type(exc).__name__}: {exc})"
+            if attr and not hasattr(m, attr):
+                return f"{mod} has no {attr} yet"
+        return None
+
+    def model_name(self, params: Mapping[str, Any]) -> str:
+        if callable(self.model):
+            try:
+                return str(self.model(params))
+            except Exception as exc:  # noqa: BLE001 - provenance text only
+                return f"unknown ({type(exc).__name__})"
+        return str(self.model)
+
+
+_REGISTRY: dict[str, MethodAdapter] = {}
+
+
+def register_method(adapter: MethodAdapter, replace: bool = False) -> MethodAdapter:
+    """Add an adapter to the registry (``replace=True`` to override one of the same name)."""
+    if adapter.name in _REGISTRY and not replace:
+        raise ParameterError(f"a ledger method named {adapter.name!r} is already registered; pass replace=True to override it")
+    _REGISTRY[adapter.name] = adapter
+    return adapter
+
+
+def _ensure_builtins() -> None:
+    import sicnb.ledger.methods  # noqa: F401 - registers the built-in adapters
+
+
+def method_names() -> list[str]:
+    """Registered method names, in registration order."""
+    _ensure_builtins()
+    return list(_REGISTRY)
+
+
+def get_method(name: str) -> MethodAdapter:
+    _ensure_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ParameterError(f"unknown ledger method {name!r}; registered: {', '.join(_REGISTRY)}") from None
+
+
+@dataclass
+class Ledger:
+    """The joined table plus one row per method saying whether it is present, and with which provenance."""
+
+    table: pd.DataFrame
+    methods: pd.DataFrame
+    consensus_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def present(self) -> list[str]:
+        """Methods with at least one score."""
+        m = self.methods
+        return m.loc[(m["status"] == "present") & (m["n_scored"] > 0), "name"].tolist()
+
+    def scores(self, include_consensus: bool = False) -> pd.DataFrame:
+        """Oriented scores (higher = more promising), one column per present method (+ ``consensus``)."""
+        cols = {}
+        for _, row in self.methods.iterrows():
+            if row["name"] in self.present:
+                cols[row["name"]] = pd.to_numeric(self.table[f"{row['name']}.score"], errors="coerce") * int(row["direction"])
+        out = pd.DataFrame(cols, index=self.table.index)
+        if include_consensus and "consensus" in self.table:
+            out["consensus"] = self.table["consensus"]
+        return out
+
+    def known(self) -> pd.Series:
+        """Boolean Series: structures labelled as known conductors (unlabelled → False)."""
+        return self.table["superionic"].fillna(False).astype(bool)
+
+    def summary(self) -> pd.DataFrame:
+        """The method table without the long provenance strings."""
+        return self.methods[["name", "title", "status", "n_scored", "n_errors", "n_pass", "score", "direction", "model", "reason"]]
+
+
+def _method_table(adapter: MethodAdapter, dataset: Dataset, params: dict, run: dict, given: pd.DataFrame | None) -> pd.DataFrame:
+    if given is not None:
+        tab = given.copy()
+        if "id" in tab.columns and tab.index.name != "id":
+            tab = tab.set_index("id")
+        tab.index = tab.index.astype(str)
+    else:
+        tab = adapter.compute(dataset, params, run)
+    if adapter.score not in tab.columns:
+        raise SicnbError(f"method {adapter.name!r}: its table has no score column {adapter.score!r} "
+                         f"(columns: {', '.join(map(str, tab.columns[:12]))}…); the adapter is out of date with the method module")
+    return tab
+
+
+def _status_row(adapter: MethodAdapter, status: str, reason: str, params: dict, **kw) -> dict:
+    return {"name": adapter.name, "title": adapter.title, "status": status, "reason": reason, "score": adapter.score,
+            "direction": adapter.direction, "uncertainty": adapter.uncertainty or "", "pass_flags": ",".join(adapter.pass_flags),
+            "params": json.dumps(params, sort_keys=True, default=str), "model": adapter.model_name(params),
+            "description": adapter.description, "n_scored": 0, "n_errors": 0, "n_pass": np.nan, "function": "",
+            "sicnb_version": __version__, "seconds": np.nan, **kw}
+
+
+def build_ledger(
+    dataset: Dataset,
+    methods: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
+    labels: pd.DataFrame | None = None,
+    *,
+    cache_dir: Any = None,
+    n_workers: int = 1,
+    scheduler: Any = None,
+    timeout: float | None = None,
+    progress: bool = True,
+    consensus_missing: str = "neutral",
+    consensus_min_methods: int = 1,
+) -> Ledger:
+    """Run (or read from cache) every method on ``dataset`` and join the results per structure.
+
+    Parameters
+    ----------
+    dataset: the candidate pool (records without a structure get error rows from each method).
+    methods: method names (default: all registered, see :func:`method_names`).
+    params: per-method parameter overrides, e.g. ``{"topology": {"radius_angstrom": 10.0}}``.
+    tables: per-method tables computed elsewhere (e.g. read from a notebook's CSV), used instead of computing.
+    labels: known-conductor labels (:func:`sicnb.ledger.known_conductor_labels`); default: computed
+        from the records, OBELiX (if available locally) and the known-conductor table.
+    cache_dir, n_workers, scheduler, timeout, progress: passed to :func:`sicnb.parallel.pmap`.
+    consensus_missing, consensus_min_methods: see :func:`sicnb.ledger.stats.consensus_scores`.
+    """
+    from sicnb.ledger.labels import known_conductor_labels, obelix_reference
+
+    if not isinstance(dataset, Dataset):
+        raise ParameterError(f"build_ledger needs a sicnb Dataset (from sicnb.data.load), got {type(dataset).__name__}")
+    names = list(methods) if methods is not None else method_names()
+    params = {k: dict(v) for k, v in (params or {}).items()}
+    tables = dict(tables or {})
+    unknown = sorted(set(params) - set(method_names()) | set(tables) - set(method_names()))
+    if unknown:
+        raise ParameterError(f"params/tables name unknown method(s) {unknown}; registered: {', '.join(method_names())}")
+    run = {"cache_dir": cache_dir, "n_workers": n_workers, "scheduler": scheduler, "timeout": timeout, "progress": progress}
+    if labels is None:
+        labels = known_conductor_labels(dataset, reference=obelix_reference())
+    run["labels"] = labels
+    index = pd.Index(dataset.ids, name="id")
+    table = labels.reindex(index).copy()
+    status_rows = []
+    for name in names:
+        adapter = get_method(name)
+        p = {**adapter.defaults, **params.get(name, {})}
+        reason = None if name in tables else adapter.availability()
+        if reason is not None:
+            status_rows.append(_status_row(adapter, "absent", reason, p))
+            table[f"{name}.score"] = np.nan
+            table[f"{name}.error"] = f"MethodAbsent: {reason}"
+            continue
+        t0 = time.perf_counter()
+        try:
+            tab = _method_table(adapter, dataset, p, run, tables.get(name))
+        except Exception as exc:  # noqa: BLE001 - one failing method must not stop the ledger
+            reason = f"{type(exc).__name__}: {exc}"
+            print(f"sicnb ledger: method {name} failed as a whole: {reason}", file=sys.stderr)
+            status_rows.append(_status_row(adapter, "failed", reason, p, seconds=time.perf_counter() - t0))
+            table[f"{name}.score"] = np.nan
+            table[f"{name}.error"] = f"MethodFailed: {reason}"
+            continue
+        tab = tab[~tab.index.duplicated()]
+        tab = tab.reindex(index)
+        present_rows = pd.Series(index.isin(tab.dropna(how="all").index), index=index)
+        err = tab["error"].fillna("").astype(str) if "error" in tab else pd.Series("", index=index)
+        err = err.where(present_rows, "not in the method's table")
+        score = pd.to_numeric(tab[adapter.score], errors="coerce").replace([np.inf, -np.inf], np.nan)
+        score = score.where(err.eq(""))
+        table[f"{name}.score"] = score
+        for col in (*adapter.pass_flags, *( [adapter.uncertainty] if adapter.uncertainty else []), *adapter.extra):
+            if col in tab.columns:
+                table[f"{name}.{col}"] = tab[col]
+        table[f"{name}.error"] = err
+        for col in PROVENANCE_COLUMNS:
+            if col in tab.columns:
+                table[f"{name}.{col}"] = tab[col]
+        n_pass = np.nan
+        if adapter.pass_flags and adapter.pass_flags[-1] in tab.columns:
+            n_pass = int(tab[adapter.pass_flags[-1]].fillna(False).astype(bool).sum())
+        func = tab.attrs.get("method") or (str(tab["method"].dropna().iloc[0]) if "method" in tab and tab["method"].notna().any() else "")
+        status_rows.append(_status_row(adapter, "present", "" if score.notna().any() else "no structure could be scored", p,
+                                       n_scored=int(score.notna().sum()), n_errors=int(err.ne("").sum()), n_pass=n_pass,
+                                       function=func, seconds=time.perf_counter() - t0))
+    methods_df = pd.DataFrame(status_rows)
+    ledger = Ledger(table=table, methods=methods_df,
+                    consensus_settings={"missing": consensus_missing, "min_methods": consensus_min_methods,
+                                        "aggregation": "mean percentile rank (normalised Borda)"})
+    scores = ledger.scores()
+    if scores.shape[1]:
+        pct = percentile_ranks(scores)
+        for m in scores.columns:
+            table.insert(table.columns.get_loc(f"{m}.score") + 1, f"{m}.percentile", pct[m])
+        cons = consensus_scores(scores, missing=consensus_missing, min_methods=consensus_min_methods)
+        table["consensus"] = cons["consensus"]
+        table["consensus_n_methods"] = cons["n_methods"]
+        table["consensus_rank"] = cons["consensus_rank"]
+    else:
+        table["consensus"] = np.nan
+        table["consensus_n_methods"] = 0
+        table["consensus_rank"] = np.nan
+    table.attrs.update({"sicnb_version": __version__, "consensus": ledger.consensus_settings,
+                        "methods": methods_df.to_dict(orient="records")})
+    return ledger

@@ -1,0 +1,165 @@
+"""Built-in ledger adapters: thin wrappers over each method's public functions.
+
+Each ``_compute_*`` runs the method's per-structure function through :func:`sicnb.parallel.pmap`
+with the same parameters as the method's own notebook/CLI default (so a warm cache is reused), then
+its table-level step. Scores, in the method's units, and which way is better:
+
+============  ======================  =====  ==========================================================
+method        score                   dir.   meaning
+============  ======================  =====  ==========================================================
+topology      r_connected (Å)          −1    Li-only connection radius, eq. 1 of the MTL paper
+cluster       loo_cluster_log10_sigma  +1    mean log10 σ (S/cm) of the *other* labelled members of the
+                                             structure's Ward cluster at the candidate depth
+pes           xi                       +1    Ξ of the PES paper (eq. 4)
+classify      p_si                     +1    P_SI of the shipped classifier ensemble (± std)
+bvse          E_a (eV)                 −1    BVSE 1D percolation barrier (bvlain)
+htvs          see adapter              …     stability screens (E_hull, band gap, window)
+============  ======================  =====  ==========================================================
+
+The cluster score is leave-one-out on purpose: the method is semi-supervised (clusters are ranked
+by the experimental labels they contain), so a structure's own label must not vote for it when
+the ledger then checks how well the method finds the labelled conductors.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from sicnb.data import Dataset
+from sicnb.ledger.core import MethodAdapter, register_method
+
+__all__ = ["TOPOLOGY", "CLUSTER", "CLASSIFY", "BVSE", "leave_one_out_cluster_scores"]
+
+
+def _pmap_kw(run: Mapping[str, Any], desc: str) -> dict[str, Any]:
+    return {"cache_dir": run.get("cache_dir"), "n_workers": run.get("n_workers", 1), "scheduler": run.get("scheduler"),
+            "timeout": run.get("timeout"), "progress": run.get("progress", True), "desc": desc}
+
+
+# --- topology (notebook 01) -------------------------------------------------------------------------
+
+def _compute_topology(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.parallel import pmap
+    from sicnb.topology import topological_screen, topology_features
+
+    feats = pmap(topology_features, dataset.with_structures(),
+                 {"radius_angstrom": float(params["radius_angstrom"]), "mobile_ion": params["mobile_ion"]},
+                 **_pmap_kw(run, "topology"))
+    return topological_screen(feats, params["r_connected_max_angstrom"], params["rho_cycles_max"])
+
+
+TOPOLOGY = register_method(MethodAdapter(
+    name="topology", title="Topology (MTL)", score="r_connected", direction=-1, compute=_compute_topology,
+    requires=("sicnb.topology:topology_features", "sicnb.topology:topological_screen"),
+    pass_flags=("pass_r_connected", "pass_rho_cycles", "pass_topology"),
+    extra=("rho_cycles", "beta1_at_r_connected", "n_mobile_sites"),
+    defaults={"radius_angstrom": 10.0, "mobile_ion": "Li", "r_connected_max_angstrom": 5.0, "rho_cycles_max": 0.6},
+    model="exact Vietoris-Rips persistent homology (no trained model)",
+    description="r_connected (Å), MTL eq. 1: the Li-only sphere's connection radius; smaller = better connected Li sublattice",
+))
+
+
+# --- semi-supervised Ward clustering (notebook 02) ---------------------------------------------------
+
+def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = -5.0) -> pd.DataFrame:
+    """Per structure, from the *other* labelled members of its cluster: mean log10 σ (S/cm), count, and
+    whether one of them is high-σ (> ``high_log10_sigma``). NaN mean when no other member is labelled."""
+    lab = pd.to_numeric(log10_sigma.reindex(clusters.index), errors="coerce")
+    df = pd.DataFrame({"c": clusters, "y": lab})
+    df["has"] = df["y"].notna()
+    df["hi"] = df["y"] > high_log10_sigma
+    g = df.groupby("c").agg(s=("y", "sum"), n=("has", "sum"), h=("hi", "sum"))
+    s = df["c"].map(g["s"]) - df["y"].fillna(0.0)
+    n = df["c"].map(g["n"]) - df["has"].astype(int)
+    h = df["c"].map(g["h"]) - df["hi"].astype(int)
+    out = pd.DataFrame({"loo_cluster_log10_sigma": (s / n.replace(0, np.nan)).astype(float), "loo_n_labelled": n.astype(int),
+                        "pass_cluster": h > 0, "cluster": clusters})
+    return out
+
+
+def _compute_cluster(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.cluster import cluster_assignments, descriptor_table, ward_tree
+    from sicnb.ledger.labels import known_conductor_labels, obelix_reference
+
+    kw = _pmap_kw(run, "cluster descriptors")
+    kw.pop("desc"), kw.pop("timeout")
+    feats = descriptor_table(dataset.with_structures(), descriptor=params["descriptor"], simplification=params["simplification"],
+                             options=dict(params.get("options") or {}), mobile_ion=params["mobile_ion"], **kw)
+    tree = ward_tree(feats)
+    depth = min(int(params["depth"]), max(2, len(tree.ids) // 3))
+    clusters = cluster_assignments(tree, [depth])[depth]
+    labels = run.get("labels")
+    if labels is None:
+        labels = known_conductor_labels(dataset, reference=obelix_reference())
+    out = leave_one_out_cluster_scores(clusters, labels["log10_sigma"], params["high_log10_sigma"])
+    out["depth"] = depth
+    out["error"] = ""
+    table = feats[["error"]].join(out.drop(columns="error"), how="left")
+    table.loc[table["error"].eq("") & table["cluster"].isna(), "error"] = "dropped before clustering (non-finite descriptor)"
+    table.loc[table["error"].eq("") & table["loo_cluster_log10_sigma"].isna(), "error"] = "no other labelled structure in its cluster"
+    for col in ("method", "params", "sicnb_version"):
+        if col in feats.attrs:
+            table[col] = feats.attrs[col] if col != "params" else str(feats.attrs[col])
+    table["method"] = "sicnb.cluster.ward_tree+leave_one_out_cluster_scores"
+    table.attrs.update(feats.attrs)
+    return table
+
+
+CLUSTER = register_method(MethodAdapter(
+    name="cluster", title="Ward clustering (W_σ)", score="loo_cluster_log10_sigma", direction=+1, compute=_compute_cluster,
+    requires=("sicnb.cluster:descriptor_table", "sicnb.cluster:ward_tree", "sicnb.cluster:cluster_assignments"),
+    pass_flags=("pass_cluster",), extra=("cluster", "loo_n_labelled", "depth"),
+    defaults={"descriptor": "soap", "simplification": "CAN", "options": {}, "mobile_ion": "Li", "depth": 241,
+              "high_log10_sigma": -5.0},
+    model="Ward linkage on standardised descriptors (no trained model); labels: record / OBELiX / known-conductor table",
+    description="mean log10 σ (S/cm) of the other labelled structures in the same Ward cluster (leave-one-out)",
+))
+
+
+# --- classifier P_SI (notebook 04) ------------------------------------------------------------------
+
+def _classify_model(params: Mapping[str, Any]) -> str:
+    from sicnb.classify import DEFAULT_MODEL_DIR
+
+    return str(params.get("model") or f"shipped default ensemble ({DEFAULT_MODEL_DIR.name if hasattr(DEFAULT_MODEL_DIR, 'name') else DEFAULT_MODEL_DIR})")
+
+
+def _compute_classify(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.classify import predict
+
+    tab = predict(dataset.with_structures(), model=params.get("model"), n_workers=run.get("n_workers", 1),
+                  cache_dir=run.get("cache_dir"), progress=run.get("progress", True))
+    tab["method"] = "sicnb.classify.predict"
+    tab["params"] = str(dict(params))
+    return tab
+
+
+CLASSIFY = register_method(MethodAdapter(
+    name="classify", title="Classifier P_SI", score="p_si", direction=+1, compute=_compute_classify,
+    requires=("sicnb.classify:predict",), pass_flags=("superionic",), uncertainty="p_si_std", extra=("d_training",),
+    defaults={"model": None}, model=_classify_model,
+    description="P_SI, the ensemble-mean probability of σ ≥ 1e-4 S/cm (± ensemble std; d_training = distance to the training set)",
+))
+
+
+# --- BVSE (notebook 02, App. A.2) -------------------------------------------------------------------
+
+def _compute_bvse(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.bvse import bvse_barriers
+    from sicnb.parallel import pmap
+
+    tab = pmap(bvse_barriers, dataset.with_structures(), dict(params), **_pmap_kw(run, "bvse"))
+    if "E_a" in tab:
+        tab["pass_Ea"] = pd.to_numeric(tab["E_a"], errors="coerce") < 0.6
+    return tab
+
+
+BVSE = register_method(MethodAdapter(
+    name="bvse", title="BVSE E_a", score="E_a", direction=-1, compute=_compute_bvse,
+    requires=("sicnb.bvse:bvse_barriers", "bvlain"), pass_flags=("pass_Ea",),
+    extra=("E_a_3D", "percolates_1D", "percolates_3D", "ordered_approximant"),
+    defaults={"mobile_ion": "Li"}, model="bvlain bond-valence site energies (softBV parameters)",
+    description="BVSE 1D percolation barrier E_a (eV); pass_Ea: E_a < 0.6 eV (thesis §2.3 filter)",
+))
