@@ -1,0 +1,141 @@
+"""The frozen-framework scan grid (Maevskiy et al., Sec. II A) and its symmetry.
+
+* :func:`grid_shape` — ``N_i`` = smallest integer with ``|l_i| / N_i ≤ step`` (paper: 0.25 Å), raised
+  to the next multiple of the denominators of the space group's fractional translations along
+  ``i`` when ``symmetry_compatible`` so that every symmetry operation maps grid points onto grid
+  points (the step stays ≤ ``step``; the exhaustive reference uses the same grid).
+* :func:`excluded_mask` — points closer than ``R_min`` (paper: 1.2 Å) to any framework atom.
+* :func:`grid_symmetry_ops` / :func:`orbit_labels` — space-group operations as integer maps on the
+  grid, and the orbits of the site stabiliser (points with equal energy by symmetry).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from sicnb.errors import ParameterError
+
+__all__ = ["grid_shape", "frac_grid", "excluded_mask", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
+
+
+def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fractional symmetry operations ``(R, t)`` of ``structure`` in its own cell (spglib via pymatgen)."""
+    try:
+        ops = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False)
+    except Exception:  # noqa: BLE001 - no symmetry found: identity only
+        return [(np.eye(3, dtype=int), np.zeros(3))]
+    out = []
+    for op in ops:
+        r = np.rint(op.rotation_matrix).astype(int)
+        t = np.asarray(op.translation_vector, dtype=float) % 1.0
+        out.append((r, t))
+    return out
+
+
+def _denominators(ops, max_den: int = 12) -> np.ndarray:
+    den = np.ones(3, dtype=int)
+    for _, t in ops:
+        for i in range(3):
+            d = Fraction(float(t[i])).limit_denominator(max_den).denominator
+            den[i] = np.lcm(den[i], d)
+    return den
+
+
+def grid_shape(lattice: Lattice, step: float = 0.25, ops=None) -> tuple[int, int, int]:
+    """``N_i`` = smallest integer with ``|l_i|/N_i ≤ step`` Å (Sec. II A); with ``ops`` also a multiple of the
+    translation denominators along ``i`` and equal for axes mixed by a rotation, so the ops act on the grid."""
+    if step <= 0:
+        raise ParameterError(f"grid step must be > 0 Å, got {step}")
+    n = np.ceil(np.asarray(lattice.abc) / step - 1e-9).astype(int)
+    n = np.maximum(n, 1)
+    if ops:
+        den = _denominators(ops)
+        for _ in range(4):
+            n = (np.ceil(n / den) * den).astype(int)
+            for r, _t in ops:  # rotations mixing axes i and j need N_i == N_j
+                for i in range(3):
+                    for j in range(3):
+                        if i != j and r[i, j] != 0:
+                            n[i] = n[j] = max(n[i], n[j])
+    return int(n[0]), int(n[1]), int(n[2])
+
+
+def frac_grid(shape: tuple[int, int, int]) -> np.ndarray:
+    """Fractional coordinates ``(i/N1, j/N2, k/N3)`` of every grid point, C order, shape ``(N, 3)``."""
+    idx = np.indices(shape).reshape(3, -1).T
+    return idx / np.asarray(shape, dtype=float)
+
+
+def excluded_mask(framework: Structure, shape: tuple[int, int, int], r_min: float = 1.2) -> np.ndarray:
+    """Boolean grid, True where a point is closer than ``r_min`` Å to any atom of ``framework`` (periodic)."""
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    frac = frac_grid(shape)
+    cart = framework.lattice.get_cartesian_coords(frac)
+    mask = np.zeros(len(frac), dtype=bool)
+    if len(framework) == 0:
+        return mask.reshape(shape)
+    pbc = np.array([1, 1, 1], dtype=np.int64)
+    centers, _points, _images, dist = find_points_in_spheres(
+        np.ascontiguousarray(framework.cart_coords, dtype=float),
+        np.ascontiguousarray(cart, dtype=float),
+        r=float(r_min),
+        pbc=pbc,
+        lattice=np.ascontiguousarray(framework.lattice.matrix, dtype=float),
+        tol=1e-8,
+    )
+    mask[centers[dist < r_min]] = True
+    return mask.reshape(shape)
+
+
+def stabiliser(ops, frac_site: np.ndarray, tol: float = 1e-3):
+    """Operations that fix ``frac_site`` modulo lattice translations (the site-symmetry group)."""
+    out = []
+    for r, t in ops:
+        d = (r @ frac_site + t) - frac_site
+        d -= np.round(d)
+        if np.all(np.abs(d) < tol):
+            out.append((r, t))
+    return out
+
+
+def grid_symmetry_ops(ops, shape: tuple[int, int, int], tol: float = 1e-6) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ops that map the grid onto itself, as integer maps ``idx' = (M @ idx + s) mod N``."""
+    n = np.asarray(shape)
+    out = []
+    for r, t in ops:
+        # idx'/N = r @ (idx/N) + t  →  idx' = (N r N^-1) idx + N t
+        m = (n[:, None] * r) / n[None, :]
+        s = n * t
+        if np.all(np.abs(m - np.rint(m)) < tol) and np.all(np.abs(s - np.rint(s)) < 1e-4):
+            out.append((np.rint(m).astype(int), np.rint(s).astype(int)))
+    return out
+
+
+def apply_grid_op(op, shape: tuple[int, int, int]) -> np.ndarray:
+    """Flat index of the image of every grid point (C order) under an integer grid op."""
+    m, s = op
+    idx = np.indices(shape).reshape(3, -1)
+    img = (m @ idx + s[:, None]) % np.asarray(shape)[:, None]
+    return np.ravel_multi_index(img, shape)
+
+
+def orbit_labels(grid_ops, shape: tuple[int, int, int]) -> np.ndarray:
+    """Label of each grid point's orbit under ``grid_ops`` (union–find over the generating maps)."""
+    size = int(np.prod(shape))
+    label = np.arange(size)
+    if not grid_ops:
+        return label
+    images = [apply_grid_op(op, shape) for op in grid_ops]
+    while True:  # iterate label = min over images until stable (connected components of the orbit graph)
+        new = label.copy()
+        for img in images:
+            np.minimum.at(new, img, label)
+            np.minimum(new, new[img], out=new)
+        new = new[new]
+        if np.array_equal(new, label):
+            return label
+        label = new

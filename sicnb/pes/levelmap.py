@@ -1,0 +1,135 @@
+"""Level map, minimal percolation energy, free volumes and Ξ (Maevskiy et al., Sec. II A–B, eqs. 1–4).
+
+Pure array code: no potentials, no structures. Energies are in eV on a regular grid of shape
+``(N1, N2, N3)`` spanning one unit cell along the lattice vectors; excluded points
+(closer than R_min to an atom) are ``+inf``.
+
+* :func:`centred_supercell` — repeat the unit-cell grid to the paper's ``(2N+1)^3`` supercell with
+  the lowest-energy point at the centre (Sec. II A, ``c_i ∈ {-N_i..N_i}``).
+* :func:`level_map` — eq. 1, ``LM(r) = min over paths C(r, r0) of max E on C``, on the grid with
+  face-sharing (6-) neighbours, computed exactly as the minimax path through a minimum spanning tree.
+* :func:`minimal_percolation_energy` — eq. 2, min LM over the supercell faces.
+* :func:`free_volume` — eq. 3, fraction of grid points with ``X < t``.
+* :func:`xi_descriptor` — eq. 4.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from sicnb.errors import ParameterError
+
+__all__ = [
+    "centred_supercell",
+    "level_map",
+    "minimal_percolation_energy",
+    "free_volume",
+    "xi_descriptor",
+    "DEFAULT_THRESHOLDS_EV",
+]
+
+#: energy thresholds (eV above the minimum) of the FV descriptors (Fig. 3: 0.1–1.0 eV)
+DEFAULT_THRESHOLDS_EV: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def centred_supercell(energy: np.ndarray, origin: tuple[int, int, int] | None = None) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """The ``(2N1+1, 2N2+1, 2N3+1)`` supercell grid centred on ``origin`` (default: the minimum).
+
+    Element ``[N1 + c1, N2 + c2, N3 + c3]`` holds ``E(o + c)`` with ``c_i ∈ {-N_i..N_i}`` (Sec. II A);
+    the 26 periodic replicas of the centre lie on the outer faces. Returns the array and ``origin``.
+    """
+    e = np.asarray(energy, dtype=float)
+    if e.ndim != 3:
+        raise ParameterError(f"energy grid must be 3-D, got shape {e.shape}")
+    if origin is None:
+        if not np.isfinite(e).any():
+            raise ParameterError("energy grid has no finite value (every point excluded)")
+        origin = tuple(int(i) for i in np.unravel_index(np.nanargmin(np.where(np.isfinite(e), e, np.inf)), e.shape))
+    idx = [(np.arange(-n, n + 1) + o) % n for n, o in zip(e.shape, origin)]
+    return e[np.ix_(*idx)], origin  # type: ignore[return-value]
+
+
+def _grid_edges(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.arange(int(np.prod(shape))).reshape(shape)
+    us, vs = [], []
+    for ax in range(3):
+        a = [slice(None)] * 3
+        b = [slice(None)] * 3
+        a[ax] = slice(0, -1)
+        b[ax] = slice(1, None)
+        us.append(ids[tuple(a)].ravel())
+        vs.append(ids[tuple(b)].ravel())
+    return np.concatenate(us), np.concatenate(vs)
+
+
+def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Eq. 1: ``LM(r) = min_{paths r0→r} max_{r' on path} E(r')`` on a (non-periodic) grid.
+
+    Paths step between face-sharing neighbours. ``start`` defaults to the grid centre (the layout of
+    :func:`centred_supercell`). ``+inf``/NaN points are impassable; unreachable points get ``+inf``.
+    Exact: the minimax path between two nodes runs along the minimum spanning tree of the grid graph
+    with edge weight ``max(E_u, E_v)``.
+    """
+    e = np.asarray(energy, dtype=float)
+    if e.ndim != 3:
+        raise ParameterError(f"energy grid must be 3-D, got shape {e.shape}")
+    shape = e.shape
+    if start is None:
+        start = tuple(n // 2 for n in shape)  # type: ignore[assignment]
+    flat = np.where(np.isfinite(e), e, np.inf).ravel()
+    s = int(np.ravel_multi_index(start, shape))
+    out = np.full(flat.size, np.inf)
+    if not np.isfinite(flat[s]):
+        return out.reshape(shape)
+    u, v = _grid_edges(shape)
+    ok = np.isfinite(flat[u]) & np.isfinite(flat[v])
+    u, v = u[ok], v[ok]
+    # shift weights to be strictly positive (csgraph treats 0 as "no edge"); order is preserved
+    w = np.maximum(flat[u], flat[v]) - flat[np.isfinite(flat)].min() + 1.0
+    g = sparse.coo_matrix((w, (u, v)), shape=(flat.size, flat.size)).tocsr()
+    mst = csgraph.minimum_spanning_tree(g)
+    mst = mst + mst.T
+    order, pred = csgraph.breadth_first_order(mst, s, directed=False, return_predecessors=True)
+    # walk the tree from the start (BFS order: parents come first): LM(child) = max(LM(parent), E(child))
+    lm = out.tolist()
+    ev = flat.tolist()
+    lm[s] = ev[s]
+    for node, parent in zip(order[1:].tolist(), pred[order[1:]].tolist()):
+        lp = lm[parent]
+        en = ev[node]
+        lm[node] = lp if lp > en else en
+    lm = np.asarray(lm)
+    return lm.reshape(shape)
+
+
+def _faces_mask(shape: tuple[int, int, int]) -> np.ndarray:
+    m = np.zeros(shape, dtype=bool)
+    m[0], m[-1] = True, True
+    m[:, 0], m[:, -1] = True, True
+    m[:, :, 0], m[:, :, -1] = True, True
+    return m
+
+
+def minimal_percolation_energy(lm: np.ndarray) -> float:
+    """Eq. 2: ``MPE = min LM`` over the outer faces of the supercell (eV; ``inf`` if no path)."""
+    lm = np.asarray(lm, dtype=float)
+    return float(lm[_faces_mask(lm.shape)].min())
+
+
+def free_volume(field: np.ndarray, threshold: float) -> float:
+    """Eq. 3: fraction of the supercell where ``field < threshold`` (grid points of equal volume)."""
+    f = np.asarray(field, dtype=float)
+    return float(np.count_nonzero(f < threshold)) / f.size
+
+
+def xi_descriptor(fv_connected_05: float, fv_disconnected_05: float) -> float:
+    """Eq. 4: ``Ξ = s10(2.00 + log10 FV_conn(0.5 eV)) · s10(1.15 + log10 FV_disc(0.5 eV))``, ``s10(x)=1/(1+e^{-10x})``."""
+
+    def s10(x: float) -> float:
+        return float(1.0 / (1.0 + np.exp(-10.0 * x)))
+
+    def lg(x: float) -> float:
+        return float(np.log10(x)) if x > 0 else -np.inf
+
+    return s10(2.00 + lg(fv_connected_05)) * s10(1.15 + lg(fv_disconnected_05))

@@ -1,0 +1,409 @@
+"""Frozen-framework PES scans and the PES descriptors of Maevskiy et al. (Sec. II A–B).
+
+For each symmetry-distinct mobile ion: remove it, place it at the points of the 0.25 Å grid that are
+≥ R_min = 1.2 Å from every other atom, and evaluate the potential energy (energy-only, batched).
+Descriptors: MPE (eq. 2, min over ions), FV_connected / FV_disconnected (eq. 3, logical OR over all
+mobile ions, symmetry-equivalent ions by mapping the scanned grid with the space-group operation),
+Ξ (eq. 4).
+
+Cheaper than the paper, checked against the exhaustive grid by the same code (``exhaustive=True``):
+
+1. **Symmetry.** Only symmetry-distinct mobile ions are scanned; within a scan only one grid point
+   per orbit of the site's stabiliser is evaluated (equal energies by symmetry, exact).
+2. **Coarse-to-fine.** Energies are first computed on a stride-``strides[0]`` sub-grid; each finer
+   level evaluates only the points whose energy, linearly interpolated from the level before, lies
+   below ``E_min + L + margin`` with ``L = max(max threshold, MPE estimate)`` (capped at
+   ``mpe_cap_ev``). Points above stay interpolated: they lie above every FV threshold and above the
+   percolation level, so they decide neither. The MPE is re-checked on the final field; if the
+   percolation path crosses an interpolated point the finest level is extended (``mpe_refined``
+   reports whether the MPE rests on evaluated points only).
+3. **Batched energy-only calls** through :meth:`sicnb.potentials.Potential.energies`.
+
+Disordered inputs are ordered first (:func:`order_structure`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+from pymatgen.core import Structure
+from scipy.interpolate import RegularGridInterpolator
+
+from sicnb.errors import ParameterError, StructureError
+from sicnb.pes.grid import (
+    apply_grid_op,
+    excluded_mask,
+    frac_grid,
+    grid_shape,
+    grid_symmetry_ops,
+    orbit_labels,
+    space_group_ops,
+    stabiliser,
+)
+from sicnb.pes.levelmap import (
+    DEFAULT_THRESHOLDS_EV,
+    centred_supercell,
+    level_map,
+    minimal_percolation_energy,
+    xi_descriptor,
+)
+
+__all__ = ["SiteScan", "PESResult", "scan_site", "pes_scan", "pes_descriptors", "order_structure", "DEFAULT_POTENTIAL"]
+
+#: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
+DEFAULT_POTENTIAL = "chgnet"
+
+
+@dataclass
+class SiteScan:
+    """PES scan of one symmetry-distinct mobile ion on the unit-cell grid.
+
+    ``energy_ev``: shape ``shape``, eV relative to this ion's minimum; ``+inf`` where excluded (R_min).
+    ``evaluated``: True where the value came from the potential (directly or by stabiliser symmetry),
+    False where it is interpolated (only above ``E_min + refine_level_ev``).
+    """
+
+    site_index: int
+    multiplicity: int
+    equivalent_indices: tuple[int, ...]
+    shape: tuple[int, int, int]
+    energy_ev: np.ndarray
+    evaluated: np.ndarray
+    n_potential_calls: int
+    e_min_total_ev: float
+    refine_level_ev: float
+    seconds: float
+
+    @property
+    def origin(self) -> tuple[int, int, int]:
+        e = np.where(np.isfinite(self.energy_ev), self.energy_ev, np.inf)
+        return tuple(int(i) for i in np.unravel_index(np.argmin(e), self.shape))  # type: ignore[return-value]
+
+
+@dataclass
+class PESResult:
+    """All site scans of one structure plus the aggregated descriptors (flat dict in ``descriptors``)."""
+
+    structure: Structure
+    scans: list[SiteScan]
+    descriptors: dict[str, float]
+    level_maps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+
+def order_structure(structure: Structure, max_enumerations: int = 1) -> tuple[Structure, str]:
+    """Return an ordered structure and the rule used.
+
+    Rule: ordered inputs are returned unchanged. Disordered ones get oxidation states (sicnb.structure)
+    and pymatgen's ``OrderDisorderedStructureTransformation`` (fast algorithm, lowest Ewald energy
+    configuration in the given cell); if that fails, :class:`StructureError`.
+    """
+    if structure.is_ordered:
+        return structure, "ordered"
+    from pymatgen.transformations.standard_transformations import OrderDisorderedStructureTransformation
+
+    from sicnb.structure import assign_oxidation_states
+
+    try:
+        decorated, _ = assign_oxidation_states(structure)
+        out = OrderDisorderedStructureTransformation(algo=2).apply_transformation(decorated, return_ranked_list=False)
+        out.remove_oxidation_states()
+    except Exception as exc:  # noqa: BLE001
+        raise StructureError(
+            f"{structure.composition.reduced_formula}: could not order the partial occupancies for the potential "
+            f"({type(exc).__name__}: {exc}); give an ordered structure (e.g. a Materials Project entry)"
+        ) from exc
+    return out, "ewald-lowest (pymatgen OrderDisorderedStructureTransformation, fast algorithm)"
+
+
+@lru_cache(maxsize=4)
+def _cached_potential(name: str, model: str | None):
+    from sicnb.potentials import load_potential
+
+    return load_potential(name, model=model)
+
+
+def _energies_at(potential, framework: Structure, ion: str, frac_points: np.ndarray, batch_size: int) -> np.ndarray:
+    species = [sp for sp in framework.species] + [ion]
+    base = framework.frac_coords
+    structs = [
+        Structure(framework.lattice, species, np.vstack([base, p[None, :]]), coords_are_cartesian=False)
+        for p in frac_points
+    ]
+    return np.asarray(potential.energies(structs, batch_size=batch_size), dtype=float)
+
+
+def _interpolate_periodic(values: np.ndarray, stride: int, shape: tuple[int, int, int]) -> np.ndarray:
+    """Linearly interpolate a field known on the stride sub-grid (indices multiple of ``stride``) to the full grid."""
+    axes = []
+    sub = values
+    for ax, n in enumerate(shape):
+        c = np.arange(0, n, stride)
+        axes.append(np.append(c, n).astype(float))
+        take = np.append(c, 0)
+        sub = np.take(sub, take, axis=ax)
+    interp = RegularGridInterpolator(tuple(axes), sub, method="linear")
+    pts = np.indices(shape).reshape(3, -1).T.astype(float)
+    return interp(pts).reshape(shape)
+
+
+def scan_site(
+    structure: Structure,
+    site_index: int,
+    potential,
+    *,
+    mobile_ion: str = "Li",
+    step: float = 0.25,
+    r_min: float = 1.2,
+    exhaustive: bool = False,
+    use_symmetry: bool = True,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
+    strides: Sequence[int] = (4, 2, 1),
+    margins_ev: Sequence[float] = (1.0, 0.4),
+    mpe_cap_ev: float = 2.0,
+    clip_ev: float = 5.0,
+    batch_size: int = 32,
+    ops=None,
+    shape: tuple[int, int, int] | None = None,
+    multiplicity: int = 1,
+    equivalent_indices: tuple[int, ...] = (),
+) -> SiteScan:
+    """Frozen-framework scan of the ion at ``site_index`` (Sec. II A); exhaustive or coarse-to-fine (module doc)."""
+    t0 = time.perf_counter()
+    if len(margins_ev) != len(strides) - 1 or strides[-1] != 1:
+        raise ParameterError(f"strides must end with 1 and margins_ev have one value per refinement; got {strides}, {margins_ev}")
+    ops = ops if ops is not None else (space_group_ops(structure) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))])
+    shape = shape or grid_shape(structure.lattice, step, ops if use_symmetry else None)
+    framework = structure.copy()
+    framework.remove_sites([site_index])
+    excl = excluded_mask(framework, shape, r_min).ravel()
+    if excl.all():
+        raise StructureError(f"{structure.composition.reduced_formula}: every grid point is within R_min={r_min} Å of an atom")
+    frac = frac_grid(shape)
+    if use_symmetry and not exhaustive:
+        gops = grid_symmetry_ops(stabiliser(ops, structure[site_index].frac_coords), shape)
+        labels = orbit_labels(gops, shape)
+    else:
+        labels = np.arange(int(np.prod(shape)))
+    known = np.full(labels.size, np.nan)  # total energies (eV) by point
+    label_energy: dict[int, float] = {}
+    n_calls = 0
+
+    def evaluate(points: np.ndarray) -> None:
+        nonlocal n_calls
+        points = points[~excl[points]]
+        pts_labels = labels[points]
+        todo = np.unique(pts_labels)
+        todo = np.array([lab for lab in todo if lab not in label_energy], dtype=int)
+        if todo.size:
+            # representative = the label's own index (min index in its orbit, a point of the orbit)
+            e = _energies_at(potential, framework, mobile_ion, frac[todo], batch_size)
+            n_calls += len(todo)
+            label_energy.update(zip(todo.tolist(), e.tolist()))
+        have = np.array([label_energy[lab] for lab in pts_labels])
+        known[points] = have
+        # every point of an evaluated orbit is known too
+        mask = np.isin(labels, np.fromiter(label_energy.keys(), dtype=int)) & ~excl & np.isnan(known)
+        if mask.any():
+            known[mask] = np.array([label_energy[lab] for lab in labels[mask]])
+
+    idx = np.indices(shape).reshape(3, -1)
+    tmax = float(max(thresholds))
+    level = tmax
+    if exhaustive:
+        evaluate(np.flatnonzero(~excl))
+        field = known.copy()
+        level = np.inf
+    else:
+        est = None
+        field = None
+        for li, s in enumerate(strides):
+            on = np.flatnonzero(np.all(idx % s == 0, axis=0) & ~excl)
+            if li == 0:
+                need = on
+            else:
+                emin = np.nanmin(known)
+                need = on[np.isnan(known[on]) & (est.ravel()[on] - emin < level + margins_ev[li - 1])]
+            if need.size:
+                evaluate(need)
+            emin = np.nanmin(known)
+            # field on this level's grid: evaluated where known, else the previous estimate; clipped for interpolation
+            cur = known.copy()
+            if est is not None:
+                cur = np.where(np.isnan(cur), est.ravel(), cur)
+            cur = np.where(excl, emin + clip_ev, np.minimum(cur, emin + clip_ev))
+            if s > 1:
+                est = _interpolate_periodic(cur.reshape(shape), s, shape)
+                full = np.where(np.isnan(known), est.ravel(), known)
+                full = np.where(excl, np.inf, full)
+                sc, _ = centred_supercell((full - emin).reshape(shape))
+                mpe_est = minimal_percolation_energy(level_map(sc))
+                level = min(max(tmax, mpe_est), mpe_cap_ev)
+            else:
+                field = np.where(np.isnan(known), est.ravel() if est is not None else np.nan, known)
+        # final check of the percolation level on the mixed field; extend the finest level if needed
+        for _ in range(2):
+            emin = np.nanmin(known)
+            full = np.where(excl, np.inf, field)
+            sc, _ = centred_supercell((full - emin).reshape(shape))
+            mpe = minimal_percolation_energy(level_map(sc))
+            new_level = min(max(tmax, mpe), mpe_cap_ev)
+            if new_level <= level + 1e-9:
+                break
+            level = new_level
+            allp = np.flatnonzero(~excl)
+            need = allp[np.isnan(known[allp]) & (field[allp] - emin < level + margins_ev[-1])]
+            if not need.size:
+                break
+            evaluate(need)
+            field = np.where(np.isnan(known), field, known)
+    emin = float(np.nanmin(known))
+    energy = np.where(excl, np.inf, field - emin).reshape(shape)
+    evaluated = (~np.isnan(known)).reshape(shape)
+    return SiteScan(
+        site_index=site_index,
+        multiplicity=multiplicity,
+        equivalent_indices=equivalent_indices or (site_index,),
+        shape=shape,
+        energy_ev=energy,
+        evaluated=evaluated,
+        n_potential_calls=n_calls,
+        e_min_total_ev=emin,
+        refine_level_ev=float(level),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _torus(indicator_sc: np.ndarray, origin: tuple[int, int, int], shape: tuple[int, int, int]) -> np.ndarray:
+    """Put a (2N+1)^3 centred-supercell indicator onto the 2N-periodic torus with a fixed origin."""
+    n = np.asarray(shape)
+    win = indicator_sc[: 2 * n[0], : 2 * n[1], : 2 * n[2]]
+    out = np.zeros(tuple(2 * n), dtype=bool)
+    pos = [(np.arange(2 * ni) + oi - ni) % (2 * ni) for ni, oi in zip(n, origin)]
+    out[np.ix_(*pos)] = win
+    return out
+
+
+def _map_op_torus(arr: np.ndarray, op, period: tuple[int, int, int]) -> np.ndarray:
+    img = apply_grid_op(op, period)
+    out = np.zeros(arr.size, dtype=bool)
+    out[img] = arr.ravel()
+    return out.reshape(period)
+
+
+def _op_between(ops, frac_i: np.ndarray, frac_j: np.ndarray, shape, tol: float = 1e-3):
+    for r, t in ops:
+        d = (r @ frac_i + t) - frac_j
+        d -= np.round(d)
+        if np.all(np.abs(d) < tol):
+            g = grid_symmetry_ops([(r, t)], shape)
+            if g:
+                return g[0]
+    return None
+
+
+def pes_scan(
+    structure: Structure,
+    potential="chgnet",
+    *,
+    model: str | None = None,
+    mobile_ion: str = "Li",
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
+    keep_level_maps: bool = False,
+    **scan_kwargs,
+) -> PESResult:
+    """Scan every symmetry-distinct mobile ion and aggregate the descriptors (Sec. II A):
+    MPE = min over ions; FV = volume fraction of the logical OR over all mobile ions; Ξ (eq. 4)."""
+    from sicnb.structure import mobile_sites
+
+    t0 = time.perf_counter()
+    ordered, rule = order_structure(structure)
+    pot = _cached_potential(potential, model) if isinstance(potential, str) else potential
+    use_symmetry = scan_kwargs.get("use_symmetry", True)
+    step = scan_kwargs.pop("step", 0.25)
+    ops = space_group_ops(ordered) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))]
+    shape = grid_shape(ordered.lattice, step, ops if use_symmetry else None)
+    sites = mobile_sites(ordered, mobile_ion) if use_symmetry else None
+    if sites is None:
+        groups = [(i, 1, (i,)) for i, s in enumerate(ordered) if s.specie.symbol == mobile_ion]
+    else:
+        groups = [(m.index, m.multiplicity, m.equivalent_indices) for m in sites]
+    if not groups:
+        raise StructureError(f"{ordered.composition.reduced_formula}: no {mobile_ion} to scan")
+    scans, lms = [], {}
+    n = np.asarray(shape)
+    conn = {t: np.zeros(tuple(2 * n), dtype=bool) for t in thresholds}
+    disc = {t: np.zeros(shape, dtype=bool) for t in thresholds}
+    mpes = []
+    n_unmapped = 0
+    for idx, mult, eq in groups:
+        sc = scan_site(ordered, idx, pot, mobile_ion=mobile_ion, thresholds=thresholds, ops=ops, shape=shape,
+                       step=step, multiplicity=mult, equivalent_indices=tuple(eq), **scan_kwargs)
+        scans.append(sc)
+        e_sc, origin = centred_supercell(sc.energy_ev)
+        lm = level_map(e_sc)
+        if keep_level_maps:
+            lms[idx] = lm
+        mpes.append(minimal_percolation_energy(lm))
+        fi = ordered[idx].frac_coords
+        for j in eq:
+            op = None if j == idx else _op_between(ops, fi, ordered[j].frac_coords, shape)
+            if j != idx and op is None:
+                n_unmapped += 1
+                continue
+            for t in thresholds:
+                c = _torus(lm < t, origin, shape)
+                d = sc.energy_ev < t
+                if op is not None:
+                    c = _map_op_torus(c, op, tuple(2 * n))
+                    d = _map_op_torus(d, op, shape)
+                conn[t] |= c
+                disc[t] |= d
+    out: dict[str, float] = {
+        "formula": ordered.composition.reduced_formula,
+        "ordering": rule,
+        "n_mobile_sites_scanned": len(scans),
+        "n_mobile_ions": int(sum(len(s.equivalent_indices) for s in scans)),
+        "n_ions_unmapped": n_unmapped,
+        "grid_shape": "x".join(map(str, shape)),
+        "MPE": float(min(mpes)),
+        "mpe_refined": bool(all(min(m, np.inf) <= s.refine_level_ev + 1e-9 for m, s in zip(mpes, scans))),
+    }
+    for t in thresholds:
+        out[f"FV_connected_{t:g}"] = float(conn[t].mean())  # eq. 3 on the OR-ed indicator
+        out[f"FV_disconnected_{t:g}"] = float(disc[t].mean())
+    fc, fd = out.get("FV_connected_0.5"), out.get("FV_disconnected_0.5")
+    out["Xi"] = xi_descriptor(fc, fd) if fc is not None and fd is not None else float("nan")
+    out["n_potential_calls"] = int(sum(s.n_potential_calls for s in scans))
+    out["n_grid_points"] = int(np.prod(shape)) * len(scans)
+    out["seconds"] = time.perf_counter() - t0
+    out.update(getattr(pot, "provenance", {}))
+    return PESResult(ordered, scans, out, lms)
+
+
+def pes_descriptors(
+    structure: Structure,
+    potential: str = DEFAULT_POTENTIAL,
+    model: str | None = None,
+    mobile_ion: str = "Li",
+    step: float = 0.25,
+    r_min: float = 1.2,
+    exhaustive: bool = False,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
+    strides: Sequence[int] = (4, 2, 1),
+    margins_ev: Sequence[float] = (1.0, 0.4),
+    mpe_cap_ev: float = 2.0,
+    batch_size: int = 32,
+) -> dict:
+    """Per-structure PES descriptors as a flat dict (for :func:`sicnb.parallel.pmap`): MPE (eV), FV_connected_t,
+    FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance."""
+    res = pes_scan(
+        structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
+        exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
+    )
+    return res.descriptors
+
+
+pes_descriptors.cache_version = 1  # type: ignore[attr-defined]
