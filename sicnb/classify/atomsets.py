@@ -184,7 +184,7 @@ class AtomSetsClassifier(ClassifierMixin, BaseEstimator):
                 loss.backward()
                 opt.step()
                 sched.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             rec = {"epoch": epoch + 1, "loss": total / n}
             if eval_set is not None:
                 from sicnb.classify.metrics import classification_metrics
