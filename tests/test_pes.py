@@ -1,0 +1,137 @@
+"""sicnb.pes: level map (eq. 1), MPE (eq. 2), FV (eq. 3), Ξ (eq. 4), grid symmetry, and a real scan."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from sicnb.errors import ParameterError
+from sicnb.pes import centred_supercell, free_volume, level_map, minimal_percolation_energy, xi_descriptor
+from sicnb.pes.grid import excluded_mask, grid_shape, grid_symmetry_ops, orbit_labels, space_group_ops, stabiliser
+
+
+def _saddle_grid(n: int = 21, saddle: float = 0.37, wall: float = 3.0) -> np.ndarray:
+    """A well at the centre, a channel along x whose highest point is ``saddle``, walls elsewhere."""
+    e = np.full((n, n, n), wall)
+    c = n // 2
+    x = np.arange(n)
+    e[:, c, c] = saddle * np.sin(np.pi * np.abs(x - c) / (2 * c)) ** 2  # a smooth channel floor
+    e[c + 3, c, c] = saddle  # the barrier on the +x side
+    e[c - 3, c, c] = saddle + 0.5  # the -x side is higher
+    e[: c - 3, c, c] = np.minimum(e[: c - 3, c, c], 0.1)
+    e[c + 4 :, c, c] = np.minimum(e[c + 4 :, c, c], 0.1)
+    return e
+
+
+def test_level_map_known_saddle():
+    e = _saddle_grid()
+    lm = level_map(e)
+    assert lm[10, 10, 10] == pytest.approx(e[10, 10, 10])
+    assert minimal_percolation_energy(lm) == pytest.approx(0.37)
+    # beyond the barrier the level map is the barrier, not the local energy
+    assert lm[18, 10, 10] == pytest.approx(0.37)
+    assert lm[2, 10, 10] == pytest.approx(0.87)
+    # wall points are reached over the wall height
+    assert lm[0, 0, 0] == pytest.approx(3.0)
+
+
+def test_level_map_is_minimax_against_threshold_connectivity():
+    """LM(r) < t exactly on the connected component of {E < t} holding the start (eq. 1 ⇔ eq. 3 'connected')."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    e = ndimage.gaussian_filter(rng.normal(size=(17, 17, 17)), 1.5)
+    lm = level_map(e)
+    for t in np.quantile(e, [0.2, 0.5, 0.8]):
+        lab, _ = ndimage.label(e < t)
+        comp = lab == lab[8, 8, 8] if e[8, 8, 8] < t else np.zeros_like(e, dtype=bool)
+        np.testing.assert_array_equal(lm < t, comp)
+
+
+def test_impassable_points_block_paths():
+    e = np.zeros((9, 9, 9))
+    e[2, :, :] = np.inf
+    e[6, :, :] = np.inf  # the centre slab is sealed along x but open along y, z
+    lm = level_map(e)
+    assert np.isinf(lm[0, 4, 4]) and lm[4, 0, 4] == 0.0
+    assert minimal_percolation_energy(lm) == 0.0
+
+
+def test_centred_supercell_periodic_wrapping():
+    e = np.random.default_rng(0).random((5, 6, 7)) + 1.0
+    e[4, 0, 6] = 0.0  # minimum on the cell boundary
+    sc, origin = centred_supercell(e)
+    assert origin == (4, 0, 6)
+    assert sc.shape == (11, 13, 15)
+    assert sc[5, 6, 7] == 0.0  # centre
+    # the 26 replicas of the minimum lie on the outer faces: corners and face centres
+    for idx in [(0, 0, 0), (10, 12, 14), (0, 6, 7), (5, 0, 7), (5, 6, 14)]:
+        assert sc[idx] == 0.0
+    # a point one step in -x from the centre is e[3, 0, 6]; one step in +y wraps to e[4, 1, 6]
+    assert sc[4, 6, 7] == e[3, 0, 6] and sc[5, 7, 7] == e[4, 1, 6]
+    # the periodic channel through the boundary percolates at zero barrier
+    e2 = np.full((6, 6, 6), 2.0)
+    e2[:, 0, 0] = 0.0
+    assert minimal_percolation_energy(level_map(centred_supercell(e2)[0])) == 0.0
+
+
+def test_free_volume_of_constant_field_is_zero_or_one():
+    f = np.full((4, 5, 6), 0.3)
+    assert free_volume(f, 0.5) == 1.0
+    assert free_volume(f, 0.3) == 0.0
+    assert free_volume(level_map(f), 0.31) == 1.0
+
+
+def test_xi_matches_equation_4():
+    assert xi_descriptor(10 ** -2.0, 10 ** -1.15) == pytest.approx(0.25)
+    assert xi_descriptor(1.0, 1.0) == pytest.approx((1 / (1 + np.exp(-20))) * (1 / (1 + np.exp(-11.5))))
+    assert xi_descriptor(0.0, 0.5) == 0.0
+
+
+def test_level_map_rejects_2d():
+    with pytest.raises(ParameterError):
+        level_map(np.zeros((3, 3)))
+
+
+@pytest.fixture
+def li2o_conv() -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.61), ["Li", "O"], [[0.25, 0.25, 0.25], [0, 0, 0]])
+
+
+def test_grid_shape_step_and_symmetry(li2o_conv):
+    ops = space_group_ops(li2o_conv)
+    assert grid_shape(li2o_conv.lattice, 0.25) == (19, 19, 19)  # smallest N with 4.61/N <= 0.25 (Sec. II A)
+    n = grid_shape(li2o_conv.lattice, 0.25, ops)
+    assert all(4.61 / x <= 0.25 for x in n) and n[0] % 4 == 0  # translations by 1/2 and 1/4 act on the grid
+    gops = grid_symmetry_ops(ops, n)
+    assert len(gops) == len(ops) == 192
+
+
+def test_stabiliser_orbits_have_equal_geometry(li2o_conv):
+    ops = space_group_ops(li2o_conv)
+    shape = grid_shape(li2o_conv.lattice, 0.25, ops)
+    site = li2o_conv[0].frac_coords
+    st = stabiliser(ops, site)
+    assert len(st) == 24  # Li on 8c, site symmetry -43m
+    labels = orbit_labels(grid_symmetry_ops(st, shape), shape)
+    assert 1 < len(np.unique(labels)) < labels.size // 10
+    # points of one orbit are equidistant from the fixed site (the stabiliser fixes it)
+    from sicnb.pes.grid import frac_grid
+
+    frac = frac_grid(shape)
+    lab = labels[np.argmax(np.bincount(labels))]
+    members = frac[labels == lab]
+    d = [li2o_conv.lattice.get_distance_and_image(site, m)[0] for m in members]
+    assert np.ptp(d) < 1e-6
+
+
+def test_excluded_mask_respects_rmin(li2o_conv):
+    fw = li2o_conv.copy()
+    fw.remove_sites([0])
+    shape = (8, 8, 8)
+    m = excluded_mask(fw, shape, r_min=1.2)
+    from sicnb.pes.grid import frac_grid
+
+    frac = frac_grid(shape)
+    d = fw.lattice.get_all_distances(frac, fw.frac_coords).min(axis=1)
+    np.testing.assert_array_equal(m.ravel(), d < 1.2)
