@@ -1,0 +1,139 @@
+"""``sicnb cluster`` (W_σ per depth, candidates) and ``sicnb bvse`` (BVSE barriers per structure).
+
+    sicnb cluster --input embedded --input obelix:train --labels obelix --descriptor soap \\
+                  --simplification CAN --out wsigma.csv
+    sicnb cluster candidates --input embedded --input obelix:train --depth 241 --bvse --out candidates.csv
+    sicnb bvse --input obelix:train --workers 2 --out bvse.csv
+"""
+from __future__ import annotations
+
+import sys
+
+__all__ = ["register"]
+
+
+def _parse_option(text: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _labels(args, pool):
+    import pandas as pd
+
+    from sicnb.cluster.labels import conductivity_labels
+    from sicnb.errors import InputError
+
+    if args.labels in ("obelix", "auto"):
+        table = conductivity_labels(pool, include_censored=not args.exclude_censored, fallback_known_conductors=args.labels == "auto")
+    elif args.labels == "known_conductors":
+        from sicnb.data import Dataset
+
+        stripped = Dataset([type(r)(r.id, r.structure, {}, r.provenance) for r in pool])
+        table = conductivity_labels(stripped, use_laskowski=False)
+    else:
+        raw = pd.read_csv(args.labels)
+        if not {"id", "log10_sigma"} <= set(raw.columns):
+            raise InputError(f"{args.labels}: a label CSV needs columns 'id' and 'log10_sigma' (log10 S/cm)")
+        table = raw.set_index("id")
+    if table.empty:
+        raise InputError(f"no labels from --labels {args.labels} for this pool; add obelix:train to --input or give a CSV")
+    print(f"sicnb cluster: {len(table)} labelled structures", file=sys.stderr)
+    return table["log10_sigma"]
+
+
+def _tree(args, pool):
+    from sicnb.cli import cache_arg
+    from sicnb.cluster.transformers import descriptor_table
+    from sicnb.cluster.ward import cluster_assignments, ward_tree
+
+    opts = {k: _parse_option(v) for k, v in (args.option or [])}
+    table = descriptor_table(pool, args.descriptor, args.simplification, opts, args.mobile_ion, n_workers=args.workers,
+                             cache_dir=cache_arg(args), scheduler=args.scheduler, progress=True)
+    n_bad = int((table["error"] != "").sum())
+    if n_bad:
+        print(f"sicnb cluster: {n_bad} structures could not be described (error rows; not clustered)", file=sys.stderr)
+    tree = ward_tree(table)
+    return tree, cluster_assignments(tree, range(2, args.max_depth + 1))
+
+
+def _cmd_cluster(args) -> int:
+    from sicnb.cli import load_inputs, write_table
+
+    pool = load_inputs(args).with_structures()
+    labels = _labels(args, pool)
+    tree, A = _tree(args, pool)
+    if args.action == "candidates":
+        return _candidates(args, pool, labels, tree, A)
+    from sicnb.cluster.ward import w_sigma_curve
+
+    curve = w_sigma_curve(A, labels, n_control=args.n_control, seed=args.seed)
+    curve.insert(1, "descriptor", args.descriptor)
+    curve.insert(2, "simplification", args.simplification)
+    write_table(curve, args.out)
+    return 0
+
+
+def _candidates(args, pool, labels, tree, A) -> int:
+    from sicnb.cli import cache_arg, write_table
+    from sicnb.cluster.candidates import filter_candidates, megnet_band_gap, select_candidates
+    from sicnb.parallel import pmap
+
+    cand = select_candidates(tree, A, labels, depth=args.depth)
+    todo = pool.filter(lambda r: r.id in set(cand.index[~cand["labelled"]]))
+    ea = gap = None
+    if args.bvse:
+        from sicnb.bvse import bvse_barriers
+
+        bv = pmap(bvse_barriers, todo, {"mobile_ion": args.mobile_ion}, cache_dir=cache_arg(args), n_workers=args.workers)
+        ea = bv["E_a"] if "E_a" in bv else None
+    if args.band_gap:
+        bg = pmap(megnet_band_gap, todo, {}, cache_dir=cache_arg(args), n_workers=args.workers)
+        gap = bg["band_gap_eV"] if "band_gap_eV" in bg else None
+    out = filter_candidates(cand, band_gap_eV=gap, bvse_Ea_eV=ea)
+    out.insert(0, "formula", [pool[i].formula for i in out.index])
+    write_table(out.rename_axis("id"), args.out)
+    return 0
+
+
+def _cmd_bvse(args) -> int:
+    from sicnb.bvse import bvse_barriers
+    from sicnb.cli import cache_arg, load_inputs, write_table
+    from sicnb.parallel import pmap
+
+    pool = load_inputs(args)
+    params = {"mobile_ion": args.mobile_ion, "r_cut_angstrom": args.r_cut, "resolution_angstrom": args.resolution}
+    table = pmap(bvse_barriers, pool, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler)
+    write_table(table, args.out)
+    return 0
+
+
+def register(subparsers) -> None:
+    from sicnb.cli import add_input_args
+
+    p = subparsers.add_parser("cluster", help="Ward clustering + frozen-state W_sigma per depth (Laskowski et al. 2023), or candidates")
+    p.add_argument("action", nargs="?", choices=["wsigma", "candidates"], default="wsigma",
+                   help="wsigma (default): one row per depth; candidates: members of high-sigma clusters at --depth")
+    add_input_args(p)
+    p.add_argument("--labels", default="auto",
+                   help="obelix (labels of OBELiX records in the pool), known_conductors, auto (obelix, else known_conductors) or a CSV with id,log10_sigma")
+    p.add_argument("--exclude-censored", action="store_true", help="drop upper-bound conductivities such as <1e-10")
+    p.add_argument("--descriptor", default="soap", help="descriptor name (soap, mxrd, density, rdf, ...)")
+    p.add_argument("--simplification", default="CAN", help="none, CAMN, CAN, AM, A or their -40 forms")
+    p.add_argument("--option", nargs=2, action="append", metavar=("NAME", "VALUE"), help="descriptor hyperparameter, e.g. --option r_cut 4")
+    p.add_argument("--max-depth", type=int, default=300, help="deepest clustering (number of clusters), default 300")
+    p.add_argument("--n-control", type=int, default=100, help="random-assignment control draws (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--depth", type=int, default=241, help="candidates: clustering depth (paper: 241)")
+    p.add_argument("--bvse", action="store_true", help="candidates: compute BVSE E_a (bvlain; cached)")
+    p.add_argument("--band-gap", action="store_true", help="candidates: MEGNet band gap (needs SICNB_MATGL_MODELS)")
+    p.set_defaults(func=_cmd_cluster)
+
+    q = subparsers.add_parser("bvse", help="BVSE percolation barriers E_a_1D/2D/3D (bvlain) per structure")
+    add_input_args(q)
+    q.add_argument("--r-cut", type=float, default=10.0, help="BVSE cutoff radius in Å (default 10)")
+    q.add_argument("--resolution", type=float, default=0.2, help="grid spacing in Å (default 0.2)")
+    q.set_defaults(func=_cmd_bvse)
