@@ -26,7 +26,7 @@ from pymatgen.core import Composition, Element, Structure
 
 from sicnb.errors import DataUnavailableError, ParameterError
 
-__all__ = ["ReferenceHull", "stability_window", "decomposition_energy_profile", "formation_and_hull"]
+__all__ = ["ReferenceHull", "stability_window", "decomposition_energy_profile", "formation_and_hull", "hull_points"]
 
 
 @dataclass
@@ -248,8 +248,37 @@ def decomposition_energy_profile(
         gpd = GrandPotentialPhaseDiagram(base, {Element(mobile_ion): mu})
         g_cand = GrandPotPDEntry(cand, {Element(mobile_ion): mu})
         decomp, e_above = gpd.get_decomp_and_e_above_hull(g_cand, allow_negative=True, check_stable=False)
-        rows.append({"potential_v": float(phi), "decomposition_energy_ev_per_atom": min(0.0, -float(e_above)),
-                     "products": ", ".join(sorted({e.original_entry.composition.reduced_formula for e in decomp}))})
+        de = min(0.0, -float(e_above))
+        products = ", ".join(sorted({e.original_entry.composition.reduced_formula for e in decomp})) if de < 0 else "(stable)"
+        rows.append({"potential_v": float(phi), "decomposition_energy_ev_per_atom": de, "products": products})
     df = pd.DataFrame(rows)
     df.attrs.update({"formula": comp.reduced_formula, "mobile_ion": mobile_ion})
+    return df
+
+
+def hull_points(hull: ReferenceHull, elements: Sequence[str], candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Points of the ``elements`` phase diagram (paper Fig. 2): reference phases and predicted candidates.
+
+    ``candidates``: rows with ``formula`` and ``energy_ev_per_atom`` (e.g. the composition table) inside the
+    system. Returns ``formula``, ``kind`` (reference/candidate), one fraction column per element,
+    ``formation_energy_ev_per_atom``, ``e_hull_ev_per_atom`` (against the reference hull) and ``stable``.
+    """
+    els = list(elements)
+    pdg = hull.phase_diagram(els)
+    rows = []
+    for e in pdg.all_entries:
+        c = e.composition.fractional_composition
+        rows.append({"formula": e.composition.reduced_formula, "kind": "reference", **{el: float(c[el]) for el in els},
+                     "formation_energy_ev_per_atom": float(pdg.get_form_energy_per_atom(e)), "e_hull_ev_per_atom": float(pdg.get_e_above_hull(e))})
+    if candidates is not None and len(candidates):
+        for r in candidates.itertuples():
+            comp = Composition(r.formula)
+            if not {el.symbol for el in comp.elements} <= set(els) or not np.isfinite(getattr(r, "energy_ev_per_atom", np.nan)):
+                continue
+            fh = formation_and_hull(comp, float(r.energy_ev_per_atom), hull)
+            c = comp.fractional_composition
+            rows.append({"formula": comp.reduced_formula, "kind": "candidate", **{el: float(c[el]) for el in els}, **fh})
+    df = pd.DataFrame(rows)
+    df["stable"] = df["e_hull_ev_per_atom"] <= 1e-8
+    df.attrs.update({"elements": els, "hull": hull.source})
     return df
