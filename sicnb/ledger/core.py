@@ -71,6 +71,7 @@ class MethodAdapter:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     model: str | Callable[[Mapping[str, Any]], str] = ""
     description: str = ""
+    unavailable: str = ""  #: set when the method exists but cannot score a pool yet (the reason)
 
     def __post_init__(self):
         if self.direction not in (1, -1):
@@ -80,6 +81,8 @@ class MethodAdapter:
 
     def availability(self) -> str | None:
         """``None`` when every required module attribute imports, else the reason it does not."""
+        if self.unavailable:
+            return self.unavailable
         for req in self.requires:
             mod, _, attr = req.partition(":")
             try:
@@ -170,6 +173,8 @@ def _method_table(adapter: MethodAdapter, dataset: Dataset, params: dict, run: d
         tab.index = tab.index.astype(str)
     else:
         tab = adapter.compute(dataset, params, run)
+    if adapter.score not in tab.columns and "error" in tab.columns and len(tab) and tab["error"].fillna("").ne("").all():
+        tab[adapter.score] = np.nan  # every row failed: the errors say why
     if adapter.score not in tab.columns:
         raise SicnbError(f"method {adapter.name!r}: its table has no score column {adapter.score!r} "
                          f"(columns: {', '.join(map(str, tab.columns[:12]))}…); the adapter is out of date with the method module")

@@ -46,13 +46,20 @@ def _same(a: dict[str, float], b: dict[str, float], tol: float) -> bool:
     return all(abs(a[e] - b[e]) <= tol for e in a)
 
 
-def obelix_reference(data_dir=None, mobile_ion: str = "Li") -> pd.DataFrame | None:
-    """OBELiX reports as (composition, log10_sigma, sigma_censored, id), or ``None`` when OBELiX is not available locally."""
+def obelix_reference(data_dir=None, mobile_ion: str = "Li", download: bool = False) -> pd.DataFrame | None:
+    """OBELiX reports as (composition, log10_sigma, sigma_censored, ref_id), or ``None`` when OBELiX is not
+    available locally (``data_dir`` / ``$SICNB_DATA_DIR`` / the download cache); ``download=True`` allows fetching it."""
     from sicnb.data import obelix
+    from sicnb.data.paths import cache_dir
+    from sicnb.data.paths import data_dir as local_data_dir
 
+    base = local_data_dir(data_dir)
+    local = (base is not None and (base / "obelix").exists()) or (cache_dir("obelix") / "all.csv").exists()
+    if not (local or download):
+        return None
     try:
         ds = obelix(split="all", data_dir=data_dir, mobile_ion=mobile_ion)
-    except DataUnavailableError:
+    except (DataUnavailableError, OSError):
         return None
     lab = ds.labels()
     if "composition" not in lab.columns:
@@ -84,7 +91,7 @@ def known_conductor_labels(dataset: Dataset, reference: pd.DataFrame | None = No
             val = row["log10_sigma"]
             if fr is None or val is None or not np.isfinite(val):
                 continue
-            ref_by_elements[frozenset(fr)].append((fr, float(val), str(row.get("sigma_censored", "") or ""), str(row.get("ref_id", ""))))
+            ref_by_elements[frozenset(fr)].append((fr, float(val), (row["sigma_censored"] if isinstance(row.get("sigma_censored"), str) else ""), str(row.get("ref_id", ""))))
     table = known_conductors() if use_known_table else None
     known = [(_frac(f), r) for f, (_, r) in zip(table["formula"], table.iterrows())] if table is not None else []
 

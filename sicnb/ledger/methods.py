@@ -38,6 +38,33 @@ def _pmap_kw(run: Mapping[str, Any], desc: str) -> dict[str, Any]:
             "timeout": run.get("timeout"), "progress": run.get("progress", True), "desc": desc}
 
 
+def cached_rows(func, dataset: Dataset, params: Mapping[str, Any], cache_dir: Any = None) -> pd.DataFrame:
+    """Read ``func``'s results for ``dataset`` from the pmap cache without computing anything.
+
+    Same layout as :func:`sicnb.parallel.pmap`; items not in the cache get the error
+    ``"NotCached: ..."``. For methods too expensive to run inside the ledger (a PES scan per structure).
+    """
+    from sicnb import __version__
+    from sicnb.parallel import ResultCache, _canonical, _default_cache_dir, function_id, item_keys
+
+    keys = item_keys(func, dataset, params)
+    cache = None if cache_dir is False else ResultCache(_default_cache_dir() if cache_dir in (None, True) else cache_dir)
+    rows = []
+    for rid, key in keys.items():
+        hit = cache.get(key) if (cache is not None and key) else None
+        if hit is None:
+            rows.append({"id": rid, "error": f"NotCached: no cached {function_id(func)} result for these parameters; "
+                                             "run the method's notebook first or set the ledger parameter cache_only=False"})
+        else:
+            rows.append({"id": rid, **hit.get("result", {}), "error": hit.get("error", "")})
+    df = pd.DataFrame(rows).set_index("id") if rows else pd.DataFrame(columns=["error"])
+    df["method"] = function_id(func)
+    df["params"] = _canonical(dict(params))
+    df["sicnb_version"] = __version__
+    df.attrs.update({"method": function_id(func), "n_cached": int(df["error"].str.startswith("NotCached").__invert__().sum())})
+    return df
+
+
 # --- topology (notebook 01) -------------------------------------------------------------------------
 
 def _compute_topology(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
@@ -118,6 +145,35 @@ CLUSTER = register_method(MethodAdapter(
 ))
 
 
+# --- PES descriptors (notebook 03) ------------------------------------------------------------------
+
+def _compute_pes(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.parallel import pmap
+    from sicnb.pes import pes_descriptors
+
+    p = dict(params)
+    cache_only = bool(p.pop("cache_only", True))
+    ds = dataset.with_structures()
+    if cache_only:
+        return cached_rows(pes_descriptors, ds, p, run.get("cache_dir"))
+    return pmap(pes_descriptors, ds, p, **_pmap_kw(run, "pes"))
+
+
+def _pes_model(params: Mapping[str, Any]) -> str:
+    from sicnb.pes import DEFAULT_POTENTIAL
+
+    return f"{params.get('potential') or DEFAULT_POTENTIAL}" + (f" ({params['model']})" if params.get("model") else "")
+
+
+PES = register_method(MethodAdapter(
+    name="pes", title="PES Ξ", score="Xi", direction=+1, compute=_compute_pes,
+    requires=("sicnb.pes:pes_descriptors",), extra=("MPE",),
+    defaults={"cache_only": True}, model=_pes_model,
+    description="Ξ (eq. 4 of the PES paper) from frozen-framework ML-potential scans; MPE in eV. "
+                "By default read from notebook 03's cache only (cache_only=True): a scan per structure is too slow to run here",
+))
+
+
 # --- classifier P_SI (notebook 04) ------------------------------------------------------------------
 
 def _classify_model(params: Mapping[str, Any]) -> str:
@@ -162,4 +218,23 @@ BVSE = register_method(MethodAdapter(
     extra=("E_a_3D", "percolates_1D", "percolates_3D", "ordered_approximant"),
     defaults={"mobile_ion": "Li"}, model="bvlain bond-valence site energies (softBV parameters)",
     description="BVSE 1D percolation barrier E_a (eV); pass_Ea: E_a < 0.6 eV (thesis §2.3 filter)",
+))
+
+
+# --- HTVS stability screens (notebook 05) -----------------------------------------------------------
+
+def _no_compute(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.errors import SicnbError
+
+    raise SicnbError("the HTVS adapter has no per-structure computation")
+
+
+HTVS = register_method(MethodAdapter(
+    name="htvs", title="HTVS stability", score="e_hull_ev_per_atom", direction=-1, compute=_no_compute,
+    pass_flags=("pass_stability", "pass_band_gap", "pass_oxidation"), extra=("band_gap_ev", "reduction_limit_v", "oxidation_limit_v"),
+    model="chgnet energies + reference hull (sicnb.htvs)",
+    description="predicted E_hull (eV/atom) with band-gap and oxidation-limit screens",
+    unavailable=("sicnb.htvs screens generated substitution candidates per composition (screen_compositions on a candidate "
+                 "table); it has no per-structure function for an existing pool, so the ledger cannot score this pool with it yet. "
+                 "Pass a table with e_hull_ev_per_atom per id via build_ledger(tables={'htvs': ...}) to include it"),
 ))

@@ -1,0 +1,46 @@
+"""``sicnb ledger``: every method's score per structure in one CSV, plus the agreement statistics."""
+from __future__ import annotations
+
+import sys
+
+
+def register(subparsers) -> None:
+    from sicnb.cli import add_input_args
+
+    p = subparsers.add_parser("ledger", help="one candidate ledger across all methods (scores, flags, uncertainties, provenance, consensus)")
+    add_input_args(p)
+    p.add_argument("--method", action="append", default=None,
+                   help="only these methods (repeatable; default all registered: topology, cluster, pes, classify, bvse, htvs)")
+    p.add_argument("--consensus-missing", choices=("neutral", "skip"), default="neutral",
+                   help="a method without a score counts as percentile 0.5 (neutral, default) or is left out (skip)")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates for the enrichment intervals")
+    p.add_argument("--no-stats", action="store_true", help="write only the ledger, not the <out>.methods/.enrichment/... tables")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from sicnb.cli import cache_arg, load_inputs, write_table
+    from sicnb.ledger import agreement, build_ledger
+
+    ds = load_inputs(args)
+    ledger = build_ledger(ds, methods=args.method, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler,
+                          consensus_missing=args.consensus_missing)
+    out = Path(args.out)
+    write_table(ledger.table, out)
+    stem = out.with_suffix("")
+    write_table(ledger.methods.rename(columns={"name": "id"}).set_index("id"), f"{stem}.methods.csv")
+    for _, m in ledger.methods.iterrows():
+        extra = f" ({m['reason']})" if m["status"] != "present" else f": {m['n_scored']}/{len(ds)} scored"
+        print(f"sicnb ledger: {m['name']} {m['status']}{extra}", file=sys.stderr)
+    if not args.no_stats and len(ledger.present) >= 1:
+        a = agreement(ledger, n_boot=args.n_boot)
+        write_table(a.correlations, f"{stem}.correlations.csv")
+        write_table(a.overlap, f"{stem}.overlap.csv")
+        write_table(a.enrichment, f"{stem}.enrichment.csv")
+        write_table(a.verdict_table(), f"{stem}.verdict.csv")
+        print(f"sicnb ledger: {a.n_known} known conductors in a pool of {a.n_pool}", file=sys.stderr)
+        for v in a.verdicts:
+            print(f"sicnb ledger: {v.sentence()}", file=sys.stderr)
+    return 0 if len(ledger.table) else 1

@@ -1,0 +1,105 @@
+"""Per-structure report cards: everything the ledger knows about one candidate, as numbers.
+
+:func:`report_card` gathers a structure's row of the ledger (every method's score, percentile,
+pass flags, uncertainty and error), its label, its consensus rank and — computed on demand for
+this one structure — the Li-only persistence barcode of its first symmetry-distinct mobile site.
+Figures and the HTML export are in :mod:`sicnb.viz.ledger` (:func:`sicnb.viz.ledger.report_card_html`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Structure
+
+from sicnb.data import Dataset
+from sicnb.errors import ParameterError
+from sicnb.ledger.core import Ledger
+
+__all__ = ["ReportCard", "report_card", "HEADLINE_COLUMNS"]
+
+#: ledger columns shown as headline numbers when present: (column, label with units)
+HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("classify.score", "P_SI"),
+    ("classify.p_si_std", "P_SI std"),
+    ("classify.d_training", "d_training"),
+    ("bvse.score", "BVSE E_a (eV)"),
+    ("bvse.E_a_3D", "BVSE E_a 3D (eV)"),
+    ("topology.score", "r_connected (Å)"),
+    ("topology.rho_cycles", "rho_cycles"),
+    ("pes.score", "Ξ"),
+    ("htvs.score", "E_hull (eV/atom)"),
+    ("htvs.band_gap_ev", "band gap (eV)"),
+    ("htvs.reduction_limit_v", "stability window: reduction limit (V vs Li/Li⁺)"),
+    ("htvs.oxidation_limit_v", "stability window: oxidation limit (V vs Li/Li⁺)"),
+)
+
+
+@dataclass
+class ReportCard:
+    """One candidate: identity, label, consensus, per-method rows, headline numbers, barcode (optional)."""
+
+    id: str
+    formula: str
+    structure: Structure | None
+    label: dict[str, Any]
+    consensus: float
+    consensus_rank: float
+    n_pool: int
+    methods: pd.DataFrame
+    headline: dict[str, float]
+    barcode: dict[str, Any] | None = None
+    level_map: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _barcode(structure: Structure, radius_angstrom: float, mobile_ion: str) -> dict[str, Any]:
+    from sicnb.structure import mobile_sites
+    from sicnb.topology.barcodes import rips_barcode, site_clouds
+
+    site = mobile_sites(structure, mobile_ion=mobile_ion)[0]
+    clouds = site_clouds(structure, site.index, radius_angstrom, mobile_ion)
+    bc = rips_barcode(clouds.mobile_points, radius_angstrom, max_dimension=1)
+    return {"site_index": int(site.index), "points": clouds.mobile_points, "intervals": [bc.dim(0), bc.dim(1)],
+            "radius_angstrom": float(radius_angstrom), "cloud": f"{mobile_ion}-only"}
+
+
+def report_card(ledger: Ledger, dataset: Dataset | None, structure_id: str, barcode: bool = True,
+                radius_angstrom: float = 10.0, mobile_ion: str = "Li") -> ReportCard:
+    """The report card of ``structure_id`` (raises :class:`ParameterError` if it is not in the ledger).
+
+    ``dataset`` supplies the structure (for the viewer and the barcode); ``None`` gives a card without
+    them. ``barcode=False`` skips the one persistent-homology computation.
+    """
+    t = ledger.table
+    if structure_id not in t.index:
+        raise ParameterError(f"{structure_id!r} is not in the ledger ({len(t)} structures); pick an id from ledger.table.index")
+    row = t.loc[structure_id]
+    structure = dataset[structure_id].structure if dataset is not None and structure_id in dataset else None
+    rows = []
+    for _, m in ledger.methods.iterrows():
+        name = m["name"]
+        flags = [f for f in str(m["pass_flags"]).split(",") if f and f"{name}.{f}" in t]
+        flag_text = ", ".join(f"{f}={'yes' if bool(row[f'{name}.{f}']) else 'no'}" for f in flags if pd.notna(row[f"{name}.{f}"]))
+        unc_col = f"{name}.{m['uncertainty']}" if m["uncertainty"] else None
+        rows.append({"method": name, "title": m["title"], "status": m["status"], "score_column": m["score"],
+                     "score": row.get(f"{name}.score", np.nan), "percentile": row.get(f"{name}.percentile", np.nan),
+                     "uncertainty": row.get(unc_col, np.nan) if unc_col else np.nan, "pass_flags": flag_text,
+                     "error": row.get(f"{name}.error", ""), "description": m["description"]})
+    methods = pd.DataFrame(rows)
+    headline = {label: float(row[col]) for col, label in HEADLINE_COLUMNS if col in t and pd.notna(row[col])}
+    notes: list[str] = []
+    bc = None
+    if barcode and structure is not None:
+        try:
+            bc = _barcode(structure, radius_angstrom, mobile_ion)
+        except Exception as exc:  # noqa: BLE001 - a card without a barcode is still a card
+            notes.append(f"barcode not computed: {type(exc).__name__}: {exc}")
+    if "pes.score" not in t or ledger.methods.set_index("name").get("status", pd.Series()).get("pes") != "present":
+        notes.append("level-map isosurface: not computed (the PES method is not present in this ledger)")
+    label = {k: row.get(k) for k in ("log10_sigma", "superionic", "label_source", "label_name", "label_ref")}
+    return ReportCard(id=structure_id, formula=str(row.get("formula", "")), structure=structure, label=label,
+                      consensus=float(row.get("consensus", np.nan)), consensus_rank=float(row.get("consensus_rank", np.nan)),
+                      n_pool=len(t), methods=methods, headline=headline, barcode=bc, notes=notes)
