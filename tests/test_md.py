@@ -1,0 +1,75 @@
+"""sicnb.md: windowed MSD fits, Nernst–Einstein, Arrhenius WLS, and a short real MD run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import constants
+
+from sicnb.errors import ParameterError
+from sicnb.md import arrhenius_fit, msd_curve, nernst_einstein_sigma, windowed_diffusion
+
+
+def _random_walk(D_A2_ps: float, n_atoms=200, n_frames=3001, dt_ps=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0.0, np.sqrt(2 * D_A2_ps * dt_ps), size=(n_frames - 1, n_atoms, 3))
+    pos = np.concatenate([np.zeros((1, n_atoms, 3)), np.cumsum(steps, axis=0)])
+    return pos, np.arange(n_frames) * dt_ps
+
+
+def test_windowed_diffusion_recovers_known_D():
+    pos, t = _random_walk(0.5)  # 0.5 Å²/ps = 5e-5 cm²/s
+    fit = windowed_diffusion(pos, t, window_ps=10.0, fit_start_ps=1.0)
+    assert fit.n_windows == 3
+    assert fit.D_cm2_s == pytest.approx(5e-5, rel=0.1)
+    assert 0 < fit.D_err_cm2_s < 1e-5
+
+
+def test_windowed_diffusion_rejects_short_trajectory():
+    pos, t = _random_walk(0.5, n_frames=101)
+    with pytest.raises(ParameterError, match="shorter than one"):
+        windowed_diffusion(pos, t, window_ps=15.0)
+
+
+def test_msd_curve_is_linear_for_brownian_motion():
+    pos, t = _random_walk(0.2, n_frames=1001)
+    lag, msd = msd_curve(pos, t)
+    slope = np.polyfit(np.log(lag[lag > 0.1]), np.log(msd[lag > 0.1]), 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.1)
+
+
+def test_nernst_einstein_matches_hand_value():
+    # n = 1 carrier per 100 Å^3 = 1e22 cm^-3; D = 1e-5 cm²/s; T = 300 K → σ = n e² D / kT
+    expected = 1e22 * constants.e**2 * 1e-5 / (constants.k * 300.0)
+    assert nernst_einstein_sigma(1e-5, 1, 100.0, 300.0) == pytest.approx(expected)
+    assert expected == pytest.approx(0.619, rel=1e-2)  # S/cm
+
+
+def test_arrhenius_fit_recovers_activation_energy():
+    kb = constants.k / constants.e
+    T = np.array([500.0, 667.0, 800.0, 1000.0])
+    D = 1e-3 * np.exp(-0.25 / (kb * T))
+    fit = arrhenius_fit(T, D, 0.05 * D)
+    assert fit.E_A_eV == pytest.approx(0.25, abs=1e-9)
+    assert fit.chi2_per_df == pytest.approx(0.0, abs=1e-12)
+    d300, err = fit.D_at(300.0)
+    assert d300 == pytest.approx(1e-3 * np.exp(-0.25 / (kb * 300.0)), rel=1e-9) and err > 0
+    # noisy data: chi2/df ~ 1 and p-value in (0, 1)
+    rng = np.random.default_rng(1)
+    Dn = D * np.exp(rng.normal(0, 0.1, D.size))
+    fit2 = arrhenius_fit(T, Dn, 0.1 * Dn)
+    assert 0 < fit2.p_value < 1 and abs(fit2.E_A_eV - 0.25) < 0.05
+
+
+def test_arrhenius_rejects_nonpositive():
+    with pytest.raises(ParameterError):
+        arrhenius_fit([500, 1000], [-1e-6, 1e-5], [1e-6, 1e-6])
+
+
+@pytest.mark.slow
+def test_short_real_md_runs_and_keeps_unwrapped_positions(li2o):
+    from sicnb.md import run_md
+
+    traj = run_md(li2o, 1000.0, time_ps=0.05, potential="chgnet", timestep_fs=1.0, equilibration_ps=0.0, sample_fs=5.0,
+                  min_length_A=4.0)
+    assert traj.positions_A.shape[0] == 11 and np.isfinite(traj.positions_A).all()
+    assert 200 < traj.mean_temperature_k < 3000
