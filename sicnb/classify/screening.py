@@ -164,8 +164,8 @@ def screen(items, model: SuperionicEnsemble | str | None = None, eg_min_ev: floa
 
 
 def top_candidates(screened: pd.DataFrame, n: int = 20, sigma_column: pd.Series | None = None) -> pd.DataFrame:
-    """Table 2-style ranking: compound, id, P_SI (SD), E_g, d_training, σ_exp where known, among
-    superionic-predicted entries that pass the E_g filter and are not training-like."""
+    """Table 2-style ranking by P_SI: compound, P_SI (SD), E_g, d_training, σ_exp where known, among
+    entries that pass the E_g filter and are not training-like (P_SI < 0.5 rows can appear when few pass)."""
     ok = screened[screened["p_si"].notna() & screened["passes_eg"] & ~screened["training_like"].astype(bool)]
     top = ok.head(n)
     out = pd.DataFrame({
