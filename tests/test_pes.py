@@ -135,3 +135,22 @@ def test_excluded_mask_respects_rmin(li2o_conv):
     frac = frac_grid(shape)
     d = fw.lattice.get_all_distances(frac, fw.frac_coords).min(axis=1)
     np.testing.assert_array_equal(m.ravel(), d < 1.2)
+
+
+def test_partial_auc_perfect_random_and_weights():
+    from sicnb.pes.scoring import partial_roc_auc, smoothed_label_weights
+
+    from scipy.stats import norm
+
+    sigma = np.array([1e-2, 1e-3, 1e-4, 1e-7, 1e-8, 1e-9])
+    wp, wn = smoothed_label_weights(sigma)  # 100 % relative uncertainty, Gaussian in linear S/cm (Sec. II B)
+    assert wp[0] == pytest.approx(norm.sf((5e-5 - 1e-2) / 1e-2))  # ≈ 0.84
+    assert wn[0] == pytest.approx(norm.cdf((1e-5 - 1e-2) / 1e-2))  # ≈ 0.16: the smoothing is that wide
+    assert wn[-1] > 0.999 and wp[-1] < 1e-12
+    hard_p, hard_n = (sigma > 5e-5).astype(float), (sigma < 1e-5).astype(float)
+    assert partial_roc_auc(np.log10(sigma), hard_p, hard_n) == pytest.approx(1.0)
+    assert partial_roc_auc(-np.log10(sigma), hard_p, hard_n) == pytest.approx(0.0, abs=1e-9)
+    rng = np.random.default_rng(0)
+    s = 10 ** rng.uniform(-9, -2, 4000)
+    wp, wn = smoothed_label_weights(s)
+    assert partial_roc_auc(rng.random(s.size), wp, wn) == pytest.approx(0.05, abs=0.015)
