@@ -138,7 +138,8 @@ CLUSTER = register_method(MethodAdapter(
     name="cluster", title="Ward clustering (W_σ)", score="loo_cluster_log10_sigma", direction=+1, compute=_compute_cluster,
     requires=("sicnb.cluster:descriptor_table", "sicnb.cluster:ward_tree", "sicnb.cluster:cluster_assignments"),
     pass_flags=("pass_cluster",), extra=("cluster", "loo_n_labelled", "depth"),
-    defaults={"descriptor": "soap", "simplification": "CAN", "options": {}, "mobile_ion": "Li", "depth": 241,
+    defaults={"descriptor": "soap", "simplification": "CAN", "mobile_ion": "Li", "depth": 241,
+              "options": {"r_cut": 4.0, "n_max": 4, "l_max": 3, "average": "outer"},  # notebook 02's SOAP default
               "high_log10_sigma": -5.0},
     model="Ward linkage on standardised descriptors (no trained model); labels: record / OBELiX / known-conductor table",
     description="mean log10 σ (S/cm) of the other labelled structures in the same Ward cluster (leave-one-out)",
