@@ -112,9 +112,9 @@ def barcode_widget(structures: dict, radius_angstrom: float = 10.0, mobile_ion: 
         fig = barcode_figure(pts, iv, dval.value, r, title=f"{pick.value} site {site.value} {part.value}")
         out.clear_output(wait=True)
         with out:
-            from sicnb.viz import show
+            from IPython.display import display
 
-            show(fig)
+            display(fig)  # live only; the static copy for saved notebooks comes from sicnb.viz.show_widget
 
     def on_pick(*_):
         site.options = sites_of(pick.value)
