@@ -7,7 +7,7 @@ sicnb: symmetry-distinct sites only, pymatgen's neighbour search, gudhi with edg
 Li-only by minimum spanning tree, H0/H1 of Li-free.
 
 Checks that, for every Li site, the baseline's H0/H1 diagrams equal sicnb's diagrams of its symmetry
-representative (bottleneck distance ≤ 1e-6 Å), then prints the time ratio.
+representative (bottleneck distance ≤ 1e-5 Å: ripser computes in float32), then prints the time ratio.
 
     OMP_NUM_THREADS=1 nice python bench/bench_topology.py --n 6
 """
@@ -94,7 +94,7 @@ def main():
     print(f"baseline (every site, brute force, ripser maxdim 2): {t_base:.1f} s")
     print(f"sicnb (distinct sites, gudhi + edge collapse):       {t_sicnb:.2f} s")
     print(f"speed-up: {t_base / t_sicnb:.0f}x   max bottleneck distance between diagrams: {worst:.2e} Å")
-    assert worst <= 1e-6, "diagrams differ"
+    assert worst <= 1e-5, "diagrams differ"  # ripser stores distances in float32 (~5e-6 Å at 10 Å)
 
 
 if __name__ == "__main__":
