@@ -13,6 +13,19 @@ Model sources:
 * ``sevennet`` — SevenNet-0 weights shipped in the ``sevenn`` wheel.
 
 Every number a potential produces should be reported with :attr:`Potential.provenance`.
+
+Known problem — ``M3GNet-MP-2021.2.8-PES`` with the matgl versions that run on current PyTorch
+(checked: matgl 3.0.5, 4.0.0, 4.1.2 with torch 2.13 CPU; all three agree to 1e-4 eV/atom, through
+matgl's own ``PESCalculator`` and through :meth:`Potential.energies`): elemental cells look right
+(fcc Al -3.70 eV/atom, bcc Li -1.90) but compounds do not — rock-salt MgO -2.11 eV/atom (MP about
+-5.9), antifluorite Li2O -1.37 (about -4.8), LiF +1.07, NaCl -1.30 (about -3.4), and the energy
+minima of E(a) lie 4-10 % above the experimental lattice constants (Li2O 5.01 vs 4.61 Angstrom,
+MgO 4.39 vs 4.21, LiF 4.42 vs 4.03). The weights load completely (every parameter of the file is
+used; only the unused DGL-era ``element_refs.onehot`` buffer, an identity matrix, is dropped);
+reordering edges and the three-body index mapping of the line graph change nothing. CHGNet 0.3.0
+gives Li2O -4.93 eV/atom with a0 = 4.71 Angstrom. Not resolved: an old DGL-backend matgl, the
+version the model was trained with, does not install next to torch 2.13. sicnb's PES and MD
+defaults are therefore CHGNet / SevenNet; loading this model warns.
 """
 from __future__ import annotations
 
@@ -183,6 +196,14 @@ def load_potential(name: str = "m3gnet", model: str | None = None, model_dir: st
         raise ParameterError(f"unknown potential {name!r}; choose from {POTENTIALS}")
     model = model or DEFAULT_MODELS[key]
     if key == "m3gnet":
+        if model == "M3GNet-MP-2021.2.8-PES":
+            import warnings
+
+            warnings.warn(
+                "M3GNet-MP-2021.2.8-PES gives implausible energies for compounds with matgl >= 3 on current torch "
+                "(Li2O -1.37 eV/atom vs about -4.8; see sicnb.potentials); prefer load_potential('chgnet')",
+                stacklevel=2,
+            )
         path = matgl_model_path(model, model_dir)
         impl = load_matgl_model(model, str(model_dir) if model_dir is not None else None)
         return Potential("m3gnet", model, str(path) if path else f"matgl download: {model}", impl)
