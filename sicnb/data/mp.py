@@ -9,6 +9,12 @@ from sicnb.errors import DataUnavailableError, require
 __all__ = ["materials_project", "mp_entries"]
 
 
+def _endpoint(endpoint: str | None) -> dict:
+    """``endpoint=`` for MPRester: the argument, else ``MP_API_ENDPOINT`` read now (mp-api reads it only at import)."""
+    url = endpoint or os.environ.get("MP_API_ENDPOINT")
+    return {"endpoint": url} if url else {}
+
+
 def _key(api_key: str | None) -> str:
     key = api_key or os.environ.get("MP_API_KEY")
     if not key:
@@ -26,10 +32,12 @@ def materials_project(
     band_gap_min_ev: float | None = None,
     max_structures: int | None = None,
     api_key: str | None = None,
+    endpoint: str | None = None,
 ) -> Dataset:
     """Structures containing ``elements`` from the Materials Project summary endpoint.
 
     Labels: ``energy_above_hull`` and ``formation_energy_per_atom`` (eV/atom), ``band_gap`` (eV).
+    ``endpoint`` (default ``$MP_API_ENDPOINT``, else mp-api's default) selects another API server.
     """
     mp_api = require("mp_api.client", extra="mp", pip_name="mp-api")
     fields = ["material_id", "structure", "energy_above_hull", "formation_energy_per_atom", "band_gap"]
@@ -40,13 +48,16 @@ def materials_project(
         kwargs["energy_above_hull"] = (0, energy_above_hull_max_ev)
     if band_gap_min_ev is not None:
         kwargs["band_gap"] = (band_gap_min_ev, None)
+    failure = None
     try:
-        with mp_api.MPRester(_key(api_key)) as mpr:
+        with mp_api.MPRester(_key(api_key), **_endpoint(endpoint)) as mpr:
             docs = mpr.materials.summary.search(**kwargs)
     except DataUnavailableError:
         raise
-    except Exception as exc:  # noqa: BLE001 - never echo the key
-        raise DataUnavailableError(f"Materials Project query failed: {type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - never echo the key (a server may echo it back)
+        failure = f"Materials Project query failed: {type(exc).__name__}"
+    if failure:  # raised outside the handler so no chained exception (which may hold the key) is kept
+        raise DataUnavailableError(failure)
     records = []
     for d in docs[:max_structures] if max_structures else docs:
         records.append(
@@ -64,13 +75,15 @@ def materials_project(
     return Dataset(records, name="materials_project")
 
 
-def mp_entries(chemsys: str | list[str], api_key: str | None = None):
+def mp_entries(chemsys: str | list[str], api_key: str | None = None, endpoint: str | None = None):
     """``ComputedStructureEntry`` list for a chemical system (for phase diagrams), MP2020-compatible."""
     mp_api = require("mp_api.client", extra="mp", pip_name="mp-api")
+    failure = None
     try:
-        with mp_api.MPRester(_key(api_key)) as mpr:
+        with mp_api.MPRester(_key(api_key), **_endpoint(endpoint)) as mpr:
             return mpr.get_entries_in_chemsys(chemsys)
     except DataUnavailableError:
         raise
-    except Exception as exc:  # noqa: BLE001
-        raise DataUnavailableError(f"Materials Project entry query for {chemsys} failed: {type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - never echo the key
+        failure = f"Materials Project entry query for {chemsys} failed: {type(exc).__name__}"
+    raise DataUnavailableError(failure)
