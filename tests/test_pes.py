@@ -154,3 +154,19 @@ def test_partial_auc_perfect_random_and_weights():
     s = 10 ** rng.uniform(-9, -2, 4000)
     wp, wn = smoothed_label_weights(s)
     assert partial_roc_auc(rng.random(s.size), wp, wn) == pytest.approx(0.05, abs=0.015)
+
+
+def test_isosurface_maps_fractional_grid_to_cartesian_in_oblique_cell():
+    from sicnb.viz.levelmap import isosurface_mesh, levelmap_figure
+
+    lat = Lattice.from_parameters(6.0, 7.0, 8.0, 70.0, 80.0, 110.0)
+    shape = (30, 35, 40)
+    frac = np.indices(shape).reshape(3, -1).T / np.asarray(shape)
+    centre = np.array([0.5, 0.5, 0.5])
+    d = np.linalg.norm(lat.get_cartesian_coords(frac - centre), axis=1).reshape(shape)
+    verts, faces = isosurface_mesh(d, 1.5, lat.matrix, n_cells=(1, 1, 1))
+    r = np.linalg.norm(verts - lat.get_cartesian_coords(centre), axis=1)
+    assert len(faces) > 100 and np.all(np.abs(r - 1.5) < 0.15)  # a sphere in Cartesian space, not an ellipsoid
+    s = Structure(lat, ["Li", "O"], [[0.5, 0.5, 0.5], [0, 0, 0]])
+    fig = levelmap_figure(s, d, threshold_ev=1.5, kind="E")
+    assert {t.type for t in fig.data} >= {"mesh3d", "scatter3d"}
