@@ -273,12 +273,17 @@ def _ofm(s, period_tag: bool):
     return {f"ofm_{lab}": float(v) for lab, v in zip(f.feature_labels(), vals)}
 
 
+@lru_cache(maxsize=16)
+def _composition_instance(cls_name: str):
+    import matminer.featurizers.composition as mc
+
+    return getattr(mc, cls_name)()  # loads its element tables once per process
+
+
 def _composition_featurizer(cls_name: str, prefix: str, oxidation: bool):
     def run(s: Structure) -> dict[str, float]:
-        import matminer.featurizers.composition as mc
-
         comp = (_decorated(s) if oxidation else _plain(s)).composition
-        f = getattr(mc, cls_name)()
+        f = _composition_instance(cls_name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             vals = f.featurize(comp)
