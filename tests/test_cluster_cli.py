@@ -1,0 +1,25 @@
+"""``sicnb cluster`` end to end on a small real pool with a label CSV."""
+from __future__ import annotations
+
+import pandas as pd
+
+from sicnb.cli import main
+
+
+def test_cluster_cli_writes_one_row_per_depth(tmp_path, embedded_small):
+    ids = [r.id for r in embedded_small]
+    from sicnb.data import embedded
+
+    pool_ids = embedded().ids[:12]
+    labels = pd.DataFrame({"id": pool_ids[:6], "log10_sigma": [-3.0, -4.0, -9.0, -6.5, -2.5, -8.0]})
+    lab_csv = tmp_path / "labels.csv"
+    labels.to_csv(lab_csv, index=False)
+    out = tmp_path / "wsigma.csv"
+    rc = main(["cluster", "--input", "embedded", "--limit", "12", "--labels", str(lab_csv), "--descriptor", "soap",
+               "--simplification", "CAN", "--option", "r_cut", "3", "--option", "n_max", "2", "--option", "l_max", "2",
+               "--max-depth", "10", "--n-control", "10", "--out", str(out)])
+    assert rc == 0 and ids
+    df = pd.read_csv(out)
+    assert list(df["depth"]) == list(range(2, 11))
+    assert {"W_sigma", "W_sigma_control_mean", "W_sigma_control_std", "n_labels"} <= set(df.columns)
+    assert (df["n_labels"] == 6).all() and (df["W_sigma"] > 0).all()
