@@ -24,7 +24,7 @@ from sicnb.htvs.generate import (
     substituted_structure,
     substitution_count,
 )
-from sicnb.htvs.screen import PAPER_FIGURE5, FunnelResult, Thresholds, funnel_table, run_funnel, sample_candidates, screen_compositions, screen_structures, validate
+from sicnb.htvs.screen import PAPER_FIGURE5, FunnelResult, Thresholds, figure5_table, funnel_table, pick_finalists, run_funnel, sample_candidates, screen_compositions, screen_structures, validate
 from sicnb.htvs.stability import ReferenceHull, decomposition_energy_profile, formation_and_hull, hull_points, stability_window
 
 __all__ = [
@@ -32,5 +32,5 @@ __all__ = [
     "iter_substitutions", "candidate_chunks", "substituted_structure", "ChargeNeutrality", "dedupe_by_composition", "parse_key",
     "key_to_formula", "ReferenceHull", "formation_and_hull", "hull_points", "stability_window", "decomposition_energy_profile", "Scorer",
     "psi_scorer", "bvse_scorer", "default_scorer", "available_scorers", "Thresholds", "FunnelResult", "sample_candidates",
-    "screen_compositions", "screen_structures", "funnel_table", "run_funnel", "validate", "PAPER_FIGURE5",
+    "screen_compositions", "screen_structures", "funnel_table", "run_funnel", "validate", "PAPER_FIGURE5", "pick_finalists", "figure5_table",
 ]

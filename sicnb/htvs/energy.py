@@ -16,7 +16,9 @@ per process and cached.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import warnings
 from functools import lru_cache
@@ -112,7 +114,8 @@ def relax_structure(
     s.remove_oxidation_states()
     pot = potential(potential_name)
     atoms = AseAtomsAdaptor.get_atoms(s)
-    atoms.calc = pot.calculator()
+    with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device on every calculator
+        atoms.calc = pot.calculator()
     target = FrechetCellFilter(atoms) if relax_cell else atoms
     opt = FIRE(target, logfile=None)
     converged = bool(opt.run(fmax=fmax_ev_per_a, steps=max_steps))

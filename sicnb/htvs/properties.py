@@ -18,7 +18,7 @@ from pymatgen.core import Structure
 
 from sicnb.errors import ModelUnavailableError, ParameterError
 
-__all__ = ["predicted_energy", "band_gap_megnet", "BANDGAP_MODEL", "FIDELITIES", "DEFAULT_VOLUME_SCALES"]
+__all__ = ["predicted_energy", "band_gap_megnet", "band_gap_all_fidelities", "BANDGAP_MODEL", "FIDELITIES", "DEFAULT_VOLUME_SCALES"]
 
 BANDGAP_MODEL = "MEGNet-MP-2019.4.1-BandGap-mfi"
 FIDELITIES = {"PBE": 0, "GLLB-SC": 1, "HSE": 2, "SCAN": 3}
@@ -94,3 +94,14 @@ def band_gap_megnet(structure: Structure, fidelity: str = "GLLB-SC", model: str 
 
 
 band_gap_megnet.cache_version = 1
+
+
+def band_gap_all_fidelities(structure: Structure, model: str = BANDGAP_MODEL) -> dict[str, Any]:
+    """Band gap (eV) at every fidelity of the MEGNet multi-fidelity model: ``band_gap_PBE_ev``, ... (sanity checks)."""
+    out = {}
+    for name in FIDELITIES:
+        out[f"band_gap_{name}_ev"] = band_gap_megnet(structure, fidelity=name, model=model)["band_gap_ev"]
+    return out
+
+
+band_gap_all_fidelities.cache_version = 1

@@ -26,7 +26,10 @@ from pymatgen.core import Composition, Element, Structure
 
 from sicnb.errors import DataUnavailableError, ParameterError
 
-__all__ = ["ReferenceHull", "stability_window", "decomposition_energy_profile", "formation_and_hull", "hull_points"]
+__all__ = ["ReferenceHull", "stability_window", "decomposition_energy_profile", "formation_and_hull", "hull_points", "DFT_WINDOWS_ZHU2015"]
+
+#: DFT (Materials Project) stability windows, V vs Li/Li⁺: Zhu, He & Mo, ACS Appl. Mater. Interfaces 7, 23685 (2015), Table 1
+DFT_WINDOWS_ZHU2015 = {"Li2O": (0.00, 2.91), "Li3PO4": (0.69, 4.21), "Li2S": (0.00, 2.01), "LiF": (0.00, 6.37)}
 
 
 @dataclass
