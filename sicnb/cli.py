@@ -42,11 +42,16 @@ def add_input_args(parser: argparse.ArgumentParser, out_default: str | None = No
     parser.add_argument("--data-dir", default=None, help="local data directory (default $SICNB_DATA_DIR)")
 
 
+#: files ``--input`` could not read in this command (filled by load_inputs; write_table adds them as error rows)
+_LOAD_FAILURES: list[dict] = []
+
+
 def load_inputs(args):
     """Load and combine ``--input`` sources; print a one-line summary to stderr."""
     from sicnb.data import load_many
 
     ds = load_many(args.input, mobile_ion=getattr(args, "mobile_ion", "Li"), data_dir=getattr(args, "data_dir", None))
+    _LOAD_FAILURES[:] = ds.failures.to_dict("records") if len(ds.failures) else []
     if getattr(args, "limit", None):
         ds = ds[: args.limit]
     print(f"sicnb: {ds!r}", file=sys.stderr)
@@ -67,6 +72,7 @@ def write_table(df, out: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     if df.index.name == "id":
         df = df.reset_index()
+    df = _with_load_failures(df)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
     os.close(fd)
     if out.suffix == ".parquet":
@@ -76,6 +82,25 @@ def write_table(df, out: str | Path) -> Path:
     os.replace(tmp, out)
     print(f"sicnb: wrote {len(df)} rows to {out}", file=sys.stderr)
     return out
+
+
+def _with_load_failures(df):
+    """Every input file gets a row: files that could not be read become ``error`` rows (once)."""
+    if not _LOAD_FAILURES or "id" not in df.columns:
+        return df
+    import pandas as pd
+
+    reported = set(zip(df["id"].astype(str), df["error"].astype(str))) if "error" in df.columns else set()
+    ids, rows = set(df["id"].astype(str)), []
+    for f in _LOAD_FAILURES:
+        if (str(f["id"]), str(f["error"])) in reported:
+            continue
+        rid, n = str(f["id"]), 2
+        while rid in ids:
+            rid, n = f"{f['id']}#{n}", n + 1
+        ids.add(rid)
+        rows.append({"id": rid, "error": f"InputError: {f['error']}", "source": "load-failure"})
+    return pd.concat([df, pd.DataFrame(rows)], ignore_index=True) if rows else df
 
 
 def _cmd_data(args) -> int:
@@ -163,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _LOAD_FAILURES.clear()
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -61,6 +61,7 @@ from sicnb.errors import (
     OxidationStateError,
     ParameterError,
     SicnbError,
+    StructureError,
     TooManyAtomsError,
     UnknownElementError,
     UnreadableFileError,
@@ -76,6 +77,8 @@ __all__ = [
 current_item: contextvars.ContextVar[str | None] = contextvars.ContextVar("sicnb_current_item", default=None)
 
 _OCC_TOL = 1e-3
+_MAX_LENGTH = 1e4  # Å; no crystal cell vector is this long
+_MAX_FRAC = 1e4  # |fractional coordinate| beyond this is a corrupted number, not a position
 
 
 @dataclass(frozen=True)
@@ -184,12 +187,13 @@ def validate_structure(
     if not np.all(np.isfinite(matrix)):
         raise NonFiniteValueError(f"{label}: the lattice contains NaN or infinite values; fix the cell parameters")
     frac = np.asarray([site.frac_coords for site in structure], dtype=float)
-    bad = np.where(~np.all(np.isfinite(frac), axis=1))[0]
+    with np.errstate(invalid="ignore"):
+        bad = np.where(~np.all(np.isfinite(frac) & (np.abs(frac) < _MAX_FRAC), axis=1))[0]
     if len(bad):
         i = int(bad[0])
         raise NonFiniteValueError(
-            f"{label}: site {i} ({_species_label(structure[i])}) has a NaN or infinite coordinate "
-            f"({len(bad)} such sites); fix or remove those atom lines"
+            f"{label}: site {i} ({_species_label(structure[i])}) has a NaN, infinite or absurdly large "
+            f"fractional coordinate {frac[i].tolist()} ({len(bad)} such sites); fix or remove those atom lines"
         )
 
     occupancy = np.zeros(n)
@@ -218,6 +222,11 @@ def validate_structure(
         volume = float(abs(np.linalg.det(matrix)))
     if not math.isfinite(volume) or volume <= 1e-8:
         raise AbsurdCellError(f"{label}: the cell is degenerate (volume {volume:.3g} Å³); check the lattice vectors")
+    lengths = np.linalg.norm(matrix, axis=1)
+    if lengths.max() > _MAX_LENGTH:
+        raise AbsurdCellError(
+            f"{label}: a cell vector is {lengths.max():.3g} Å long (limit {_MAX_LENGTH:g} Å); check the lattice vectors/units"
+        )
     n_atoms = float(occupancy.sum())
     if n_atoms <= 0:
         raise EmptyStructureError(f"{label}: every site has zero occupancy")
@@ -228,7 +237,12 @@ def validate_structure(
             f"[{spec.min_volume_per_atom:g}, {spec.max_volume_per_atom:g}] Å³; check the cell lengths/units "
             "and the site list (or change min/max_volume_per_atom)"
         )
-    _check_overlaps(structure, occupancy, spec.min_distance, label)
+    try:
+        _check_overlaps(structure, occupancy, spec.min_distance, label)
+    except SicnbError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a numerical failure on garbage input is still a clear error
+        raise StructureError(f"{label}: interatomic distances could not be computed ({type(exc).__name__}: {exc}); check the cell and coordinates") from None
 
     if spec.mobile_ion is not None:
         symbols = {getattr(sp, "symbol", str(sp)) for site in structure for sp in site.species}

@@ -22,7 +22,8 @@ def structure_hash(structure: Structure) -> str:
     sites = []
     for site in structure:
         sp = sorted((str(k), round(float(v), 6)) for k, v in site.species.items())
-        fc = [round(float(x) % 1.0, 6) % 1.0 for x in site.frac_coords]
+        # wrap into the cell, except corrupted huge/non-finite values (x % 1 would map 1e30 to 0)
+        fc = [round(float(x) % 1.0, 6) % 1.0 if abs(float(x)) < 1e4 else repr(float(x)) for x in site.frac_coords]
         sites.append((sp, fc))
     payload = json.dumps({"lattice": lat, "sites": sites, "charge": structure.charge}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
