@@ -146,6 +146,9 @@ def dendrogram_widget(Z: np.ndarray, assignments: pd.DataFrame, labels: pd.Serie
         with table_out:
             table_out.clear_output(wait=True)
             display(members.reindex(ids).head(200))
+
+    def _view(_button):
+        ids = assignments.index[assignments[slider.value] == pick.value]
         with view_out:
             view_out.clear_output(wait=True)
             if structures is not None and len(ids):
@@ -157,7 +160,9 @@ def dendrogram_widget(Z: np.ndarray, assignments: pd.DataFrame, labels: pd.Serie
                 except Exception:  # noqa: BLE001 - static fallback where nglview cannot render
                     print(s)
 
+    button = w.Button(description="show first member")
+    button.on_click(_view)
     slider.observe(_redraw, names="value")
     pick.observe(_members, names="value")
     _redraw()
-    return w.VBox([slider, fig_out, pick, w.HBox([table_out, view_out])])
+    return w.VBox([slider, fig_out, w.HBox([pick, button]), w.HBox([table_out, view_out])])
