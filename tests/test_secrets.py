@@ -156,7 +156,7 @@ def test_unreachable_server_does_not_echo_the_key(monkeypatch):
     _assert_no_key(_full_text(info.value))
 
 
-def test_cli_keeps_key_secret(stub, tmp_path):
+def test_cli_keeps_key_secret(stub, tmp_path, capsys):
     out = tmp_path / "mp.csv"
     env = dict(os.environ, PYTHONWARNINGS="always", SICNB_CACHE_DIR=str(tmp_path / "cache"))
     proc = subprocess.run([sys.executable, "-m", "sicnb.cli", "data", "--input", "materials_project", "--out", str(out)],
@@ -168,11 +168,13 @@ def test_cli_keeps_key_secret(stub, tmp_path):
     for f in tmp_path.rglob("*"):
         if f.is_file():
             _assert_no_key(f.read_bytes().decode(errors="replace"))
-    stub.mode = "unauthorized"
-    proc = subprocess.run([sys.executable, "-m", "sicnb.cli", "data", "--input", "materials_project", "--out", str(out)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 2 and "Materials Project query failed" in proc.stderr
-    _assert_no_key(proc.stdout, proc.stderr)
+    from sicnb.cli import main
+
+    stub.mode = "unauthorized"  # the failure path in-process (same code, no second interpreter start-up)
+    assert main(["data", "--input", "materials_project", "--out", str(tmp_path / "fail.csv")]) == 2
+    captured = capsys.readouterr()
+    assert "Materials Project query failed" in captured.err
+    _assert_no_key(captured.out, captured.err)
 
 
 def test_cli_arguments_never_reach_a_shell(tmp_path, monkeypatch, capsys):

@@ -25,8 +25,9 @@
   workers, or an existing cluster via ``scheduler="tcp://host:8786"`` or a ``Client``. A Dask worker
   that dies is replaced by its nanny and its items rescheduled by Dask.
 * **Failures are rows.** An exception inside the function becomes the row's ``error`` text
-  (``"StructureError: ..."``); the run goes on. Records without a structure get an error row. A result
-  with NaN/inf values gets an ``error`` saying which keys (unless the function has ``allow_nan = True``).
+  (``"StructureError: ..."``); the run goes on. Records without a structure get an error row. NaN/inf
+  results from functions that do not declare ``allow_nan = True`` are reported (``nan_policy``: a
+  warning by default, an error row with ``"error"``).
 * **Security.** Cache entries and results are JSON; nothing read from disk is ever unpickled. Work is
   sent to sandboxes and Dask workers by pickling over private pipes/sockets only.
 * **Provenance.** Every row carries ``method`` (module.function), ``params`` (JSON) and
@@ -280,8 +281,7 @@ def _safe_call(func: Callable, structure_dict: dict, params: dict, checks: dict 
         entry = {"ok": True, "result": result, "error": "", "seconds": time.perf_counter() - t0}
         bad = _nonfinite_keys(result)
         if bad and not getattr(func, "allow_nan", False):
-            entry.update(ok=False, deterministic=True, error=(
-                f"NonFiniteResultError: {function_id(func)} returned NaN/inf for {', '.join(bad)} without raising an error"))
+            entry["nan_keys"] = bad  # pmap's nan_policy decides what this means for the row
     except Exception as exc:  # noqa: BLE001 - failures are rows
         kind = type(exc).__name__
         entry = {"ok": False, "result": {}, "error": f"{kind}: {exc}", "deterministic": True, "seconds": time.perf_counter() - t0}
@@ -551,7 +551,7 @@ class _Progress:
         self.bar.close()
         if self._mode == "widget" and self._handle is not None:
             try:
-                self._handle.update(self._bundle())
+                self._handle.update(self._bundle(), raw=True)
             except Exception:  # noqa: BLE001 - display is cosmetic
                 pass
         elif self._mode == "lines":
@@ -573,6 +573,7 @@ def pmap(
     retry_errors: bool = False,
     timeout: float | None = None,
     validate: Any = True,
+    nan_policy: str = "warn",
 ) -> pd.DataFrame:
     """Apply ``func(structure, **params) -> dict`` to every item; return a table indexed by ``id``.
 
@@ -590,6 +591,10 @@ def pmap(
         runs in a sandbox process that is killed at the limit, and the item becomes an error row.
     validate: structure checks before ``func`` runs: ``True`` (defaults of
         :class:`sicnb.validate.StructureChecks`), a dict of changed limits, or ``False``.
+    nan_policy: what a NaN/inf in a result means when the function does not declare
+        ``func.allow_nan = True``: ``"warn"`` (default: one warning naming the columns, rows listed in
+        ``attrs["nan_rows"]``), ``"error"`` (the row gets a ``NonFiniteResultError``; values are kept)
+        or ``"allow"``.
 
     Returns
     -------
@@ -606,6 +611,9 @@ def pmap(
         inspect.signature(func).bind(None, **params)
     except TypeError as exc:
         raise ParameterError(f"{function_id(func)} does not accept parameters {sorted(params)}: {exc}") from exc
+    from sicnb.validate import check_choice
+
+    check_choice("nan_policy", nan_policy, ("warn", "error", "allow"))
     if timeout is None:
         timeout = _default_timeout()
     if timeout is not None:
@@ -667,11 +675,22 @@ def pmap(
     finally:
         bar.close()
 
-    rows = []
+    rows, nan_rows = [], {}
     for rec in records:
         e = entries.get(rec.id, {"ok": False, "result": {}, "error": "not computed"})
         row = {"id": rec.id, **e.get("result", {}), "error": e.get("error", "")}
+        if e.get("nan_keys") and not row["error"]:
+            nan_rows[rec.id] = list(e["nan_keys"])
+            if nan_policy == "error":
+                row["error"] = f"NonFiniteResultError: {fid} returned NaN/inf for {', '.join(e['nan_keys'])} without raising an error"
         rows.append(row)
+    if nan_rows and nan_policy == "warn":
+        import warnings
+
+        cols = sorted({k for ks in nan_rows.values() for k in ks})
+        warnings.warn(f"{fid}: {len(nan_rows)} rows have NaN/inf in {', '.join(cols)} with no error; give a reason "
+                      "(an error, or a flag column and allow_nan = True on the function), or pass nan_policy='error'",
+                      stacklevel=2)
     df = pd.DataFrame(rows).set_index("id")
     df["method"] = fid
     df["params"] = params_json
@@ -682,7 +701,7 @@ def pmap(
         {"method": fid, "params": params, "sicnb_version": __version__, "n_cached": from_cache,
          "n_computed": len(entries) - from_cache, "n_failed": int((df["error"] != "").sum()),
          "n_timeout": sum(x.startswith("ItemTimeoutError") for x in errors),
-         "n_lost": sum(x.startswith("WorkerLostError") for x in errors), "timeout": timeout,
+         "n_lost": sum(x.startswith("WorkerLostError") for x in errors), "timeout": timeout, "nan_rows": nan_rows,
          "validate": checks_d}
     )
     return df
