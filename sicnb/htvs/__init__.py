@@ -11,7 +11,7 @@ MEGNet band gap), :mod:`~sicnb.htvs.stability` (hull, E_f, E_hull, grand-potenti
 :mod:`~sicnb.htvs.conductivity` (pluggable scorers), :mod:`~sicnb.htvs.screen` (the funnel and validation).
 """
 from sicnb.htvs.composition import ChargeNeutrality, dedupe_by_composition, key_to_formula, parse_key
-from sicnb.htvs.conductivity import Scorer, available_scorers, bvse_scorer, default_scorer, psi_scorer
+from sicnb.htvs.conductivity import Scorer, available_scorers, bvse_scorer, default_scorer, psi_scorer, xi_scorer
 from sicnb.htvs.generate import (
     PALETTE_28,
     Candidate,
@@ -31,6 +31,6 @@ __all__ = [
     "PALETTE_28", "Prototype", "Candidate", "prototype_from_structure", "prototypes_from", "substitution_count", "pool_size",
     "iter_substitutions", "candidate_chunks", "substituted_structure", "ChargeNeutrality", "dedupe_by_composition", "parse_key",
     "key_to_formula", "ReferenceHull", "formation_and_hull", "hull_points", "stability_window", "decomposition_energy_profile", "Scorer",
-    "psi_scorer", "bvse_scorer", "default_scorer", "available_scorers", "Thresholds", "FunnelResult", "sample_candidates",
+    "psi_scorer", "bvse_scorer", "xi_scorer", "default_scorer", "available_scorers", "Thresholds", "FunnelResult", "sample_candidates",
     "screen_compositions", "screen_structures", "funnel_table", "run_funnel", "validate", "PAPER_FIGURE5", "pick_finalists", "figure5_table",
 ]

@@ -78,7 +78,7 @@ def _generate(args) -> int:
 def _screen(args) -> int:
     import pandas as pd
 
-    from sicnb.htvs.conductivity import bvse_scorer, default_scorer
+    from sicnb.htvs.conductivity import bvse_scorer, default_scorer, psi_scorer, xi_scorer
     from sicnb.htvs.screen import Thresholds, funnel_table, screen_compositions, screen_structures
 
     cands = pd.read_parquet(args.candidates)
@@ -92,7 +92,7 @@ def _screen(args) -> int:
     th = Thresholds(formation_energy_max_ev_per_atom=args.ef_max, e_hull_max_ev_per_atom=args.ehull_max, band_gap_min_ev=args.gap_min, oxidation_limit_min_v=args.ox_min)
     cache = cache_arg(args)
     comp, hull = screen_compositions(cands, protos, th, potential_name=args.potential, band_gap=not args.no_band_gap, cache_dir=cache, n_workers=args.workers, progress=True)
-    scorer = bvse_scorer() if args.scorer == "bvse" else default_scorer()
+    scorer = {"bvse": bvse_scorer, "psi": psi_scorer, "xi": xi_scorer}.get(args.scorer, default_scorer)()
     structs = screen_structures(cands, protos, comp, scorer, cache_dir=cache, n_workers=args.workers, progress=True)
     funnel = funnel_table(n_file, len(cands), comp, structs)
     comp = comp.copy()
@@ -133,5 +133,5 @@ def register(subparsers) -> None:
     s.add_argument("--gap-min", type=float, default=0.5, help="band-gap threshold, eV (paper 0.5)")
     s.add_argument("--ox-min", type=float, default=4.0, help="oxidation-limit threshold, V vs Li/Li+ (paper 4)")
     s.add_argument("--no-band-gap", action="store_true", help="skip the band-gap stage")
-    s.add_argument("--scorer", choices=["default", "bvse"], default="default", help="conductivity screen (default: P_SI if available, else BVSE)")
+    s.add_argument("--scorer", choices=["default", "psi", "bvse", "xi"], default="default", help="conductivity screen (default: P_SI if its model loads, else BVSE)")
     s.set_defaults(func=_screen)

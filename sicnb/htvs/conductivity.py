@@ -8,6 +8,7 @@ with :meth:`Scorer.batch`. Ready-made:
 
 * :func:`psi_scorer` — P_SI of notebook 04 (``sicnb.classify.predict``; superionic when P_SI ≥ 0.5);
 * :func:`bvse_scorer` — BVSE percolation barrier (``sicnb.bvse.bvse_barriers``; bvlain);
+* :func:`xi_scorer` — Ξ of notebook 03 (``sicnb.pes.pes_descriptors``; a PES grid scan per structure);
 * :func:`default_scorer` — P_SI when ``sicnb.classify`` can load its model, else BVSE.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pymatgen.core import Structure
 
 from sicnb.errors import ModelUnavailableError, ParameterError
 
-__all__ = ["Scorer", "psi_scorer", "bvse_scorer", "default_scorer", "available_scorers"]
+__all__ = ["Scorer", "psi_scorer", "bvse_scorer", "xi_scorer", "default_scorer", "available_scorers"]
 
 
 @dataclass
@@ -97,7 +98,7 @@ def psi_scorer(threshold: float = 0.5, model: Any = None) -> Scorer:
                         description=f"superionic-classifier probability P_SI ≥ {threshold} (notebook 04)", model=model)
 
 
-def bvse_scorer(threshold_ev: float = 0.5, barrier: str = "E_a") -> Scorer:
+def bvse_scorer(threshold_ev: float = 0.5, barrier: str = "E_a_3D") -> Scorer:
     """BVSE percolation barrier (eV; ``E_a`` = 1D, or ``E_a_2D``/``E_a_3D``) from ``sicnb.bvse``; pass when ≤ ``threshold_ev``.
 
     The threshold is a parameter, not a paper number: the paper's DenseGNN classifier is not available.
@@ -108,6 +109,21 @@ def bvse_scorer(threshold_ev: float = 0.5, barrier: str = "E_a") -> Scorer:
         raise ParameterError(f"barrier must be one of E_a, E_a_1D, E_a_2D, E_a_3D; got {barrier!r}")
     return Scorer.per_structure("BVSE barrier (sicnb.bvse)", bvse_barriers, barrier, threshold_ev, False,
                                 description=f"BVSE {barrier} ≤ {threshold_ev} eV (bvlain)")
+
+
+def xi_scorer(threshold: float = 0.5, potential: str | None = None, **pes_params: Any) -> Scorer:
+    """Ξ of notebook 03 (Maevskiy et al. eq. 4; ``sicnb.pes.pes_descriptors``, an M3GNet/ML-PES grid scan per
+    structure, minutes each); pass when Ξ ≥ ``threshold`` (Ξ ∈ [0, 1], larger = more connected low-energy volume;
+    the paper ranks by Ξ rather than thresholding it, so the threshold is a parameter)."""
+    try:
+        from sicnb.pes import pes_descriptors
+    except ImportError as exc:
+        raise ModelUnavailableError(f"sicnb.pes is not available ({exc}); use bvse_scorer() instead") from exc
+    params = dict(pes_params)
+    if potential is not None:
+        params["potential"] = potential
+    return Scorer.per_structure("Xi (sicnb.pes)", pes_descriptors, "Xi", threshold, True, params,
+                                description=f"PES descriptor Xi >= {threshold} (notebook 03)")
 
 
 def available_scorers() -> dict[str, bool]:
