@@ -19,9 +19,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -35,6 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = Path(os.environ.get("SICNB_TEST_ARTIFACTS", REPO / "test-artifacts")) / "browser"
 DEADLINE_S = float(os.environ.get("SICNB_BROWSER_DEADLINE_S", "330"))
+#: most seconds one notebook may take to execute at smoke parameters in the browser
+NOTEBOOK_S = float(os.environ.get("SICNB_BROWSER_NOTEBOOK_S", "150"))
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
@@ -112,7 +116,7 @@ def deadline() -> Deadline:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, deadline):
+def lab(tmp_path_factory, deadline, watchdog):
     """A JupyterLab server on localhost with a token, serving smoke copies of the notebooks."""
     if not NOTEBOOKS:
         pytest.skip("no notebooks in notebooks/")
@@ -143,8 +147,9 @@ def lab(tmp_path_factory, deadline):
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
          "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
          "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+    watchdog.append(proc)
     base = f"http://127.0.0.1:{port}"
     try:
         end = time.monotonic() + deadline.left(120)
@@ -165,25 +170,86 @@ def lab(tmp_path_factory, deadline):
                 pass
         yield {"base": base, "token": token, "root": root, "log": root / "jupyterlab.log"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        _stop_group(proc)
         log.close()
 
 
 @pytest.fixture(scope="module")
-def browser(lab, deadline):
+def browser(lab, deadline, watchdog, tmp_path_factory):
+    """Headless Chromium started here (fresh profile, no background networking), driven over CDP."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS, timeout=deadline.ms(60))
+    port = _free_port()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    proc = subprocess.Popen(
+        [_chromium(), "--headless=new", f"--remote-debugging-port={port}", "--remote-debugging-address=127.0.0.1",
+         f"--user-data-dir={profile}", *CHROMIUM_ARGS, "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    watchdog.append(proc)
+    try:
+        end = time.monotonic() + deadline.left(60)
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > end:
+                pytest.fail(f"Chromium did not start (exit code {proc.poll()})")
+            try:
+                proc.wait(timeout=0.5)  # the poll interval; returns early if Chromium died
+            except subprocess.TimeoutExpired:
+                pass
+        with sync_playwright() as p:
+            b = p.chromium.connect_over_cdp(f"http://127.0.0.1:{port}", timeout=deadline.ms(60))
+            try:
+                yield b
+            finally:
+                try:
+                    b.close()
+                except Exception:  # noqa: BLE001 - the watchdog may have killed it already
+                    pass
+    finally:
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session`` together with its children (kernels, renderers)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            break
         try:
-            yield b
-        finally:
-            b.close()
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    # children left in the group after the leader exited
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@pytest.fixture(scope="module")
+def watchdog(deadline):
+    """Hard stop: past the overall deadline (plus a short grace) kill JupyterLab and Chromium, so a
+    hung page or kernel ends the module instead of stalling CI; pending Playwright calls then raise."""
+    procs: list[subprocess.Popen] = []
+
+    def fire() -> None:
+        for pr in procs:
+            _stop_group(pr)
+
+    timer = threading.Timer(max(1.0, deadline.end - time.monotonic()) + 20.0, fire)
+    timer.daemon = True
+    timer.start()
+    yield procs
+    timer.cancel()
 
 
 # --------------------------------------------------------------------------------------------
@@ -248,18 +314,39 @@ _FIG_SIGNATURE_JS = """
 
 
 def _open_and_run(page, lab, name: str, deadline: Deadline) -> dict:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}&reset", timeout=deadline.ms(90))
     page.wait_for_function(
         "(name) => { const s = (" + _STATE_JS + ")(name); return s && s.kernel === 'idle'; }",
         arg=name, timeout=deadline.ms(120), polling=500,
     )
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(
-        "(name) => { const s = (" + _STATE_JS + ")(name);"
-        " return s && (s.errors.length > 0 || (s.done === s.n && s.running === 0 && s.kernel === 'idle')); }",
-        arg=name, timeout=deadline.ms(), polling=1000,
-    )
+    try:
+        page.wait_for_function(
+            "(name) => { const s = (" + _STATE_JS + ")(name);"
+            " return s && (s.errors.length > 0 || (s.done === s.n && s.running === 0 && s.kernel === 'idle')); }",
+            arg=name, timeout=deadline.ms(NOTEBOOK_S), polling=1000,
+        )
+    except PlaywrightTimeout:
+        st = page.evaluate(_STATE_JS, name)
+        pytest.fail(f"{name} did not finish running within {NOTEBOOK_S:.0f} s at smoke parameters in JupyterLab "
+                    f"({st and st['done']}/{st and st['n']} code cells done)")
     return page.evaluate(_STATE_JS, name)
+
+
+def _screenshot(locator, path: Path, deadline: Deadline) -> bytes:
+    """Element screenshot; plotly may replace the element while redrawing, so re-resolve and retry."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(5):
+        try:
+            return locator.screenshot(path=str(path), timeout=deadline.ms(30))
+        except PlaywrightError as exc:
+            if "not attached" not in str(exc) or attempt == 4:
+                raise
+            locator.page.wait_for_timeout(300)  # let the redraw finish before re-resolving the locator
+    raise AssertionError("unreachable")
 
 
 def _is_blank(png: bytes) -> bool:
@@ -303,7 +390,7 @@ def test_notebook_viewers_render(notebook: Path, lab, browser, deadline):
         for k, v in enumerate(viewers):
             loc = page.locator(f"[data-sicnb-idx='{v['idx']}']")
             loc.scroll_into_view_if_needed(timeout=deadline.ms(30))
-            png = loc.screenshot(path=str(ARTIFACTS / f"{notebook.stem}-viewer{k}.png"), timeout=deadline.ms(30))
+            png = _screenshot(loc, ARTIFACTS / f"{notebook.stem}-viewer{k}.png", deadline)
             assert not _is_blank(png), f"{notebook.name}: viewer {k} ({v}) rendered blank"
 
         # one slider next to a figure: move it, the figure must change
@@ -311,10 +398,10 @@ def test_notebook_viewers_render(notebook: Path, lab, browser, deadline):
         if with_slider:
             v = with_slider[0]
             out = page.locator(f"[data-sicnb-idx='{v['idx']}']")
-            fig = out.locator(".js-plotly-plot, canvas").first
+            fig = out.locator(".js-plotly-plot" if v["plotly"] else "canvas").first
             fig.scroll_into_view_if_needed(timeout=deadline.ms(30))
             sig = page.evaluate(_FIG_SIGNATURE_JS, v["idx"])
-            before = fig.screenshot(path=str(ARTIFACTS / f"{notebook.stem}-slider-before.png"), timeout=deadline.ms(30))
+            before = _screenshot(fig, ARTIFACTS / f"{notebook.stem}-slider-before.png", deadline)
             # the kernel answers the slider asynchronously: wait until the figure's content differs.
             # First the keyboard (ArrowRight on the focused handle), then a click on the slider track.
             changed = "([idx, before]) => (" + _FIG_SIGNATURE_JS + ")(idx) !== before"
@@ -329,7 +416,7 @@ def test_notebook_viewers_render(notebook: Path, lab, browser, deadline):
                 box = track.bounding_box(timeout=deadline.ms(30))
                 track.click(position={"x": box["width"] * 0.8, "y": box["height"] / 2}, timeout=deadline.ms(30))
                 page.wait_for_function(changed, arg=[v["idx"], sig], timeout=deadline.ms(60), polling=500)
-            after = fig.screenshot(path=str(ARTIFACTS / f"{notebook.stem}-slider-after.png"), timeout=deadline.ms(30))
+            after = _screenshot(fig, ARTIFACTS / f"{notebook.stem}-slider-after.png", deadline)
             assert after != before, f"{notebook.name}: the figure's data changed but its pixels did not"
     except Exception:
         try:
