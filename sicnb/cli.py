@@ -84,6 +84,18 @@ def write_table(df, out: str | Path) -> Path:
     return out
 
 
+def _failure_reason(failure: dict) -> str:
+    """``"<ErrorClass>: message"`` for a file that could not be loaded (re-diagnosed by sicnb.validate)."""
+    path = failure.get("path")
+    if path:
+        from sicnb.validate import check_structure_file
+
+        row = check_structure_file(path)
+        if row["error_class"]:
+            return f"{row['error_class']}: {row['error']}"
+    return f"InputError: {failure['error']}"
+
+
 def _with_load_failures(df):
     """Every input file gets a row: files that could not be read become ``error`` rows (once)."""
     if not _LOAD_FAILURES or "id" not in df.columns:
@@ -99,7 +111,7 @@ def _with_load_failures(df):
         while rid in ids:
             rid, n = f"{f['id']}#{n}", n + 1
         ids.add(rid)
-        rows.append({"id": rid, "error": f"InputError: {f['error']}", "source": "load-failure"})
+        rows.append({"id": rid, "error": _failure_reason(f), "source": "load-failure"})
     return pd.concat([df, pd.DataFrame(rows)], ignore_index=True) if rows else df
 
 

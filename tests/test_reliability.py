@@ -81,7 +81,8 @@ DRIVER = textwrap.dedent(
         if len(sys.argv) > 4:  # barrier: say ready, wait for the test's go (concurrency test)
             print("ready", flush=True)
             os.read(int(sys.argv[4]), 1)
-        kw = {"inproc": {}, "sandbox": {"timeout": 300}, "dask": {"n_workers": 2}}[mode]
+        kw = {"inproc": {}, "sandbox": {"timeout": 300}, "dask": {"n_workers": 2},
+              "dask-sandbox": {"n_workers": 2, "timeout": 300}}[mode]
         df = pmap(screen_item, recs, cache_dir=cache, progress=False, **kw)
         Path(out).write_text(json.dumps({"csv": df.to_csv(), "n_cached": df.attrs["n_cached"],
                                          "n_computed": df.attrs["n_computed"], "n_lost": df.attrs["n_lost"]}))
@@ -237,8 +238,9 @@ def test_kill_driver_while_sandbox_computes(harness, monkeypatch):
 
 
 def test_kill_driver_of_dask_run(harness, monkeypatch):
+    """Dask workers run each item in a time-limited sandbox; killing the driver takes all of them down."""
     k = random.Random(SEED + 2).randrange(4, N_ITEMS - 2)
-    _kill_then_resume(harness, f"dask-driver-k{k}", "dask", k, "driver", monkeypatch)
+    _kill_then_resume(harness, f"dask-driver-k{k}", "dask-sandbox", k, "driver", monkeypatch)
 
 
 def test_kill_dask_worker_run_completes(harness, monkeypatch):
