@@ -182,3 +182,17 @@ def test_records_without_structure_and_bad_structures_do_not_stop_the_run(tmp_pa
     assert df.loc["none", "error"].startswith("InputError: record none has no structure")
     assert df.loc["empty", "error"].startswith("EmptyStructureError: empty")
     assert df.loc["good", "error"] == ""
+
+
+def test_corrupted_huge_coordinate_does_not_share_a_cache_entry(tmp_path, li2o):
+    """1e30 % 1 == 0: a corrupted coordinate must not hash like the valid structure (found by the fuzz test)."""
+    bad = li2o.as_dict()
+    bad["sites"][0]["abc"] = [1e30, 0.0, 0.0]
+    from pymatgen.core import Structure as S
+
+    items = {"bad": S.from_dict(bad), "good": li2o}
+    keys = item_keys(site_summary, items)
+    assert keys["bad"] != keys["good"]
+    df = pmap(site_summary, items, cache_dir=tmp_path / "c", progress=False)
+    assert df.loc["bad", "error"].startswith("NonFiniteValueError: bad (Li2O): site 0")
+    assert df.loc["good", "error"] == ""
