@@ -196,3 +196,18 @@ def test_corrupted_huge_coordinate_does_not_share_a_cache_entry(tmp_path, li2o):
     df = pmap(site_summary, items, cache_dir=tmp_path / "c", progress=False)
     assert df.loc["bad", "error"].startswith("NonFiniteValueError: bad (Li2O): site 0")
     assert df.loc["good", "error"] == ""
+
+
+def exits_or_runs_out_of_memory(structure, what="exit"):
+    if what == "exit":
+        raise SystemExit(3)
+    raise MemoryError("simulated: cannot allocate 80 GiB")
+
+
+def test_sys_exit_and_memory_error_are_rows(tmp_path, li2o):
+    df = pmap(exits_or_runs_out_of_memory, {"a": li2o}, {"what": "exit"}, cache_dir=tmp_path / "c", progress=False)
+    assert df.loc["a", "error"] == "SystemExit: 3"
+    df = pmap(exits_or_runs_out_of_memory, {"a": li2o}, {"what": "oom"}, cache_dir=tmp_path / "c", progress=False)
+    assert df.loc["a", "error"].startswith("MemoryError: simulated")
+    again = pmap(exits_or_runs_out_of_memory, {"a": li2o}, {"what": "oom"}, cache_dir=tmp_path / "c", progress=False)
+    assert again.attrs["n_computed"] == 1  # not cached: retried

@@ -282,9 +282,11 @@ def _safe_call(func: Callable, structure_dict: dict, params: dict, checks: dict 
         bad = _nonfinite_keys(result)
         if bad and not getattr(func, "allow_nan", False):
             entry["nan_keys"] = bad  # pmap's nan_policy decides what this means for the row
-    except Exception as exc:  # noqa: BLE001 - failures are rows
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - failures are rows (Ctrl-C still stops the run)
         kind = type(exc).__name__
-        entry = {"ok": False, "result": {}, "error": f"{kind}: {exc}", "deterministic": True, "seconds": time.perf_counter() - t0}
+        # out of memory may pass on a quieter machine: such rows are not cached, so a rerun retries them
+        entry = {"ok": False, "result": {}, "error": f"{kind}: {exc}", "deterministic": not isinstance(exc, MemoryError),
+                 "seconds": time.perf_counter() - t0}
     finally:
         current_item.reset(token)
     return _finish(entry, cache_root, key)
