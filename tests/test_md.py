@@ -73,3 +73,57 @@ def test_short_real_md_runs_and_keeps_unwrapped_positions(li2o):
                   min_length_A=4.0)
     assert traj.positions_A.shape[0] == 11 and np.isfinite(traj.positions_A).all()
     assert 200 < traj.mean_temperature_k < 3000
+
+
+def test_kinisi_recovers_known_D():
+    from sicnb.md import kinisi_diffusion
+
+    pos, t = _random_walk(0.5, n_atoms=32, n_frames=501, dt_ps=0.02)  # 5e-5 cm²/s
+    pos = pos + 5.0
+    fit = kinisi_diffusion(pos, t, ["Li"] * 32, np.eye(3) * 10.0, "Li", start_dt_ps=1.0, n_samples=200)
+    assert fit.D_ci95_cm2_s[0] < 5e-5 < fit.D_ci95_cm2_s[1]
+    assert fit.D_cm2_s == pytest.approx(5e-5, rel=0.25) and 0 < fit.D_err_cm2_s < 2e-5
+    assert fit.msd_A2.shape == fit.dt_ps.shape and np.all(np.diff(fit.dt_ps) > 0)
+    with pytest.raises(ParameterError):
+        kinisi_diffusion(pos, t, ["Li"] * 32, np.eye(3) * 10.0, start_dt_ps=20.0)
+
+
+def test_arrhenius_curve_marks_extrapolation_and_matches_fit():
+    from sicnb.md import arrhenius_curve
+
+    kb = constants.k / constants.e
+    T = np.array([600.0, 800.0, 1000.0])
+    D = 1e-3 * np.exp(-0.3 / (kb * T))
+    fit = arrhenius_fit(T, D, 0.1 * D)
+    c = arrhenius_curve(fit, 8, 300.0, 600.0, 1000.0)
+    assert c.temperature_K.min() == pytest.approx(300.0) and c.temperature_K.max() == pytest.approx(1000.0)
+    assert c[c.extrapolated].temperature_K.max() < 600.0 and not c[~c.extrapolated].temperature_K.lt(600.0 - 1e-9).any()
+    r = c.loc[c.temperature_K.idxmin()]
+    assert r.sigma_S_cm == pytest.approx(nernst_einstein_sigma(fit.D_at(300.0)[0], 8, 300.0, 300.0), rel=1e-9)
+    assert r.sigma_err_S_cm > 0
+
+
+def test_md_figures():
+    import pandas as pd
+
+    from sicnb.md import arrhenius_curve
+    from sicnb.viz.md import arrhenius_figure, msd_loglog_figure
+
+    pos, t = _random_walk(0.2, n_frames=1001)
+    lag, msd = msd_curve(pos, t)
+    fig = msd_loglog_figure(lag, msd, framework_lag_ps=lag, framework_msd_A2=msd * 0.01, fit_window_ps=(1.0, 5.0), D_cm2_s=2e-5)
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log" and len(fig.layout.shapes) == 1
+    six_dt = next(tr for tr in fig.data if tr.name.startswith("6Dt"))
+    np.testing.assert_allclose(np.asarray(six_dt.y) / np.asarray(six_dt.x), 6 * 2e-5 * 1e4)  # Å²/ps
+    with pytest.raises(ParameterError):
+        msd_loglog_figure(lag, msd[:-1])
+    kb = constants.k / constants.e
+    T = np.array([600.0, 800.0, 1000.0])
+    D = 1e-3 * np.exp(-0.3 / (kb * T))
+    fit = arrhenius_fit(T, D, 0.1 * D)
+    tab = pd.DataFrame({"temperature_K": T, "sigma_S_cm": [nernst_einstein_sigma(d, 8, 300.0, x) for d, x in zip(D, T)]})
+    tab["sigma_err_S_cm"] = 0.1 * tab.sigma_S_cm
+    fig = arrhenius_figure(tab, arrhenius_curve(fit, 8, 300.0, 600.0, 1000.0), label="X", E_A_eV=fit.E_A_eV)
+    names = [tr.name or "" for tr in fig.data]
+    assert any("300 K" in n and "extrapolated" in n for n in names)
+    assert any(tr.mode == "markers" and tr.error_y.array is not None for tr in fig.data)

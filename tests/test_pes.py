@@ -170,3 +170,84 @@ def test_isosurface_maps_fractional_grid_to_cartesian_in_oblique_cell():
     s = Structure(lat, ["Li", "O"], [[0.5, 0.5, 0.5], [0, 0, 0]])
     fig = levelmap_figure(s, d, threshold_ev=1.5, kind="E")
     assert {t.type for t in fig.data} >= {"mesh3d", "scatter3d"}
+
+
+def _distorted_li2o_prim() -> Structure:
+    """Primitive antifluorite Li2O with the small rhombohedral distortion of the Materials Project entry (60.13°, x = 0.7502)."""
+    lat = Lattice.from_parameters(3.291, 3.291, 3.291, 60.13, 60.13, 60.13)
+    return Structure(lat, ["O", "Li", "Li"], [[0, 0, 0], [0.7502, 0.7502, 0.7502], [0.2498, 0.2498, 0.2498]])
+
+
+def test_symmetrize_makes_loose_symmetry_exact():
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from sicnb.pes.grid import symmetrize_structure
+
+    s = _distorted_li2o_prim()
+    assert SpacegroupAnalyzer(s, 1e-5, angle_tolerance=0.01).get_space_group_symbol() == "R-3m"  # exact symmetry of the input
+    assert SpacegroupAnalyzer(s, 0.01).get_space_group_symbol() == "Fm-3m"  # what the scan's symmetry reduction uses
+    sym, shift = symmetrize_structure(s)
+    assert SpacegroupAnalyzer(sym, 1e-6, angle_tolerance=1e-4).get_space_group_symbol() == "Fm-3m"
+    assert 1e-3 < shift < 0.05 and len(sym) == 3 and [x.specie.symbol for x in sym] == ["O", "Li", "Li"]
+    np.testing.assert_allclose(sym.lattice.angles, 60.0, atol=1e-8)
+    again, shift2 = symmetrize_structure(sym)
+    assert shift2 < 1e-9 and np.allclose(again.frac_coords, sym.frac_coords)
+
+
+def test_stabiliser_orbits_are_geometrically_identical_after_symmetrize():
+    """The cause of the Li2O FV mismatch: orbit points of the loose (Fm-3m) stabiliser see different framework
+    geometries in the distorted input; after symmetrize they see identical ones (all framework distances equal)."""
+    from sicnb.pes.grid import frac_grid, symmetrize_structure
+
+    def orbit_spread(s):
+        ops = space_group_ops(s)
+        shape = grid_shape(s.lattice, 0.25, ops)
+        labels = orbit_labels(grid_symmetry_ops(stabiliser(ops, s[1].frac_coords), shape), shape)
+        fw = s.copy()
+        fw.remove_sites([1])
+        frac = frac_grid(shape)
+        worst = 0.0
+        for lab in np.unique(labels)[:40]:
+            members = frac[labels == lab]
+            d = np.sort(fw.lattice.get_all_distances(members, fw.frac_coords), axis=1)
+            worst = max(worst, float(np.ptp(d, axis=0).max()))
+        return worst
+
+    s = _distorted_li2o_prim()
+    assert orbit_spread(s) > 1e-3
+    assert orbit_spread(symmetrize_structure(s)[0]) < 1e-9
+
+
+def test_real_scan_default_matches_exhaustive_and_is_deterministic():
+    """CHGNet, LiCl at a 0.5 Å grid: the default (symmetry + coarse-to-fine) gives the exhaustive descriptors with fewer
+    calls; a second default run gives bit-identical energies."""
+    from sicnb.data import load
+    from sicnb.pes import DEFAULT_THRESHOLDS_EV, pes_scan
+
+    s = next(r.structure for r in load("embedded").records if r.id == "mbdiel-4576")
+    fast = pes_scan(s, "chgnet", step=0.5)
+    again = pes_scan(s, "chgnet", step=0.5)
+    full = pes_scan(s, "chgnet", step=0.5, exhaustive=True)
+    np.testing.assert_array_equal(fast.scans[0].energy_ev, again.scans[0].energy_ev)
+    f, x = fast.descriptors, full.descriptors
+    assert f["MPE"] == pytest.approx(x["MPE"], abs=0.02) and 0.05 < x["MPE"] < 2.0
+    for t in DEFAULT_THRESHOLDS_EV:
+        assert f[f"FV_connected_{t:g}"] == pytest.approx(x[f"FV_connected_{t:g}"], rel=0.02, abs=1e-12)
+        assert f[f"FV_disconnected_{t:g}"] == pytest.approx(x[f"FV_disconnected_{t:g}"], rel=0.02, abs=1e-12)
+    assert x["n_potential_calls"] > 5 * f["n_potential_calls"]
+    # evaluated points agree with the exhaustive energies up to float32 rounding of the potential
+    ev = fast.scans[0].evaluated & np.isfinite(full.scans[0].energy_ev)
+    np.testing.assert_allclose(fast.scans[0].energy_ev[ev], full.scans[0].energy_ev[ev], atol=1e-4)
+
+
+def test_paired_score_difference_perfect_vs_inverted():
+    import pandas as pd
+
+    from sicnb.pes.scoring import paired_score_difference
+
+    sigma = 10 ** np.linspace(-9, -2, 30)
+    t = pd.DataFrame({"sigma_S_cm": sigma, "good": np.log10(sigma), "barrier": np.log10(sigma)})
+    r = paired_score_difference(t, "good", "barrier", lower_is_better=("barrier",), n_bootstrap=50)
+    assert r["score_a"] > 0.5 and r["score_b"] < 0.05 and r["difference"] > 0.45 and r["p_a_better"] == 1.0
+    with pytest.raises(ParameterError):
+        paired_score_difference(t.head(1), "good", "barrier")

@@ -9,7 +9,8 @@ from scipy import constants, stats
 
 from sicnb.errors import ParameterError
 
-__all__ = ["DiffusionFit", "ArrheniusFit", "msd_curve", "windowed_diffusion", "nernst_einstein_sigma", "arrhenius_fit"]
+__all__ = ["DiffusionFit", "ArrheniusFit", "KinisiFit", "msd_curve", "windowed_diffusion", "kinisi_diffusion",
+           "nernst_einstein_sigma", "arrhenius_fit", "arrhenius_curve"]
 
 _A2_PER_PS_TO_CM2_PER_S = 1e-16 / 1e-12  # Å²/ps → cm²/s
 K_B_EV = constants.k / constants.e  # eV/K
@@ -99,6 +100,62 @@ def windowed_diffusion(unwrapped_positions: np.ndarray, times_ps: np.ndarray, wi
     return DiffusionFit(float(ds_arr.mean()), err, int(ds_arr.size), window_ps, fit_start_ps, fit_end_ps, ds_arr)
 
 
+@dataclass
+class KinisiFit:
+    """kinisi's estimate: D (cm²/s) = posterior mean, ``D_err_cm2_s`` = posterior std, ``D_ci95_cm2_s`` = 2.5/97.5 %
+    quantiles; the MSD (Å²) with its standard error on the ``dt_ps`` time intervals used (the log–log diagnostic)."""
+
+    D_cm2_s: float
+    D_err_cm2_s: float
+    D_ci95_cm2_s: tuple[float, float]
+    start_dt_ps: float
+    dt_ps: np.ndarray
+    msd_A2: np.ndarray
+    msd_err_A2: np.ndarray
+
+
+def kinisi_diffusion(unwrapped_positions: np.ndarray, times_ps: np.ndarray, species: Sequence[str], lattice_matrix: np.ndarray,
+                     mobile_ion: str = "Li", start_dt_ps: float = 1.0, n_dt: int = 40, n_samples: int = 500,
+                     seed: int = 0) -> KinisiFit:
+    """D of ``mobile_ion`` by kinisi (McCluskey et al., J. Chem. Theory Comput. 2024): MSD over all time origins with
+    its covariance, Bayesian generalised-least-squares fit of MSD = 6 D t + c from ``start_dt_ps`` (eq. 5).
+
+    An independent check of :func:`windowed_diffusion` (the paper's estimator, kept as the default because Sec. II C
+    defines D and its uncertainty by the window spread); kinisi uses every time origin and the correlation between
+    MSD points, so its uncertainty is better founded on short runs. ``n_dt`` log-spaced time intervals keep the
+    covariance matrix small. Positions: frames × atoms × 3 (Å), unwrapped or wrapped (kinisi unwraps).
+    """
+    import scipp as sc
+    from ase import Atoms
+    from kinisi.analyze import DiffusionAnalyzer
+
+    x = np.asarray(unwrapped_positions, dtype=float)
+    t = np.asarray(times_ps, dtype=float)
+    if x.ndim != 3 or x.shape[0] != t.size or x.shape[1] != len(species):
+        raise ParameterError(f"positions must be frames×atoms×3 matching times and species; got {x.shape}, {t.shape}, {len(species)}")
+    dt = float(t[1] - t[0])
+    n_frames = t.size
+    if start_dt_ps >= t[-1] - t[0]:
+        raise ParameterError(f"start_dt_ps={start_dt_ps} is not shorter than the trajectory ({t[-1] - t[0]:.3g} ps); run longer")
+    frames = [Atoms(list(species), positions=p, cell=lattice_matrix, pbc=True) for p in x]
+    steps = np.unique(np.round(np.geomspace(1, n_frames - 1, n_dt)).astype(int))
+    dts = sc.array(dims=["time interval"], values=steps * dt, unit="ps")
+    with np.errstate(all="ignore"):
+        da = DiffusionAnalyzer.from_ase(frames, specie=mobile_ion, time_step=sc.scalar(dt, unit="ps"), step_skip=sc.scalar(1),
+                                        dt=dts, progress=False)
+        da.diffusion(sc.scalar(float(start_dt_ps), unit="ps"), progress=False, n_samples=n_samples, n_burn=n_samples,
+                     random_state=np.random.RandomState(seed))
+    d = sc.to_unit(da.D, "cm^2/s").values
+    msd = da.msd
+    var = msd.variances if msd.variances is not None else np.full(msd.values.shape, np.nan)
+    return KinisiFit(
+        D_cm2_s=float(np.mean(d)), D_err_cm2_s=float(np.std(d, ddof=1)),
+        D_ci95_cm2_s=(float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))), start_dt_ps=float(start_dt_ps),
+        dt_ps=np.asarray(sc.to_unit(da.dt, "ps").values, dtype=float), msd_A2=np.asarray(sc.to_unit(msd, "angstrom^2").values, dtype=float),
+        msd_err_A2=np.sqrt(np.asarray(var, dtype=float)),
+    )
+
+
 def nernst_einstein_sigma(D_cm2_s: float, n_carriers: int, volume_A3: float, temperature_k: float, charge: int = 1) -> float:
     """Eq. 6: ``σ = n q² D / (k_B T)`` in S/cm, with ``n = n_carriers / volume`` (no Haven ratio)."""
     n_cm3 = n_carriers / (volume_A3 * 1e-24)
@@ -134,3 +191,23 @@ def arrhenius_fit(temperatures_k: Sequence[float], D_cm2_s: Sequence[float], D_e
         chi2_per_df=chi2 / df if df > 0 else float("nan"), p_value=float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
         n_points=int(len(T)), cov=cov,
     )
+
+
+def arrhenius_curve(fit: ArrheniusFit, n_carriers: int, volume_A3: float, t_min_k: float, t_max_k: float,
+                    t_extrapolate_k: float = 300.0, n_points: int = 60) -> "pd.DataFrame":
+    """σ(T) (S/cm, eq. 6 applied to the Arrhenius D(T) of the fit) with its 1σ band, from ``t_extrapolate_k`` to ``t_max_k``.
+
+    Columns ``temperature_K, inv_T_1000_per_K, D_cm2_s, sigma_S_cm, sigma_err_S_cm, extrapolated`` (True below
+    ``t_min_k``, the lowest simulated temperature): the rows below the data are an extrapolation and must be labelled so."""
+    import pandas as pd
+
+    lo = min(t_extrapolate_k, t_min_k)
+    temps = np.unique(np.concatenate([1.0 / np.linspace(1.0 / lo, 1.0 / t_max_k, n_points), [t_min_k, t_extrapolate_k]]))
+    rows = []
+    for T in temps:
+        d, de = fit.D_at(float(T))
+        rows.append({"temperature_K": float(T), "inv_T_1000_per_K": 1000.0 / float(T), "D_cm2_s": d,
+                     "sigma_S_cm": nernst_einstein_sigma(d, n_carriers, volume_A3, float(T)),
+                     "sigma_err_S_cm": nernst_einstein_sigma(de, n_carriers, volume_A3, float(T)),
+                     "extrapolated": bool(T < t_min_k - 1e-9)})
+    return pd.DataFrame(rows)

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
 from sicnb.errors import ParameterError, StructureError
-from sicnb.md.analysis import arrhenius_fit, nernst_einstein_sigma, windowed_diffusion
+from sicnb.md.analysis import arrhenius_fit, kinisi_diffusion, nernst_einstein_sigma, windowed_diffusion
 
 __all__ = ["MDTrajectory", "run_md", "md_validation", "supercell_for_md"]
 
@@ -120,15 +120,30 @@ def md_validation(
     mobile_ion: str = "Li",
     window_ps: float = 15.0,
     fit_start_ps: float = 1.0,
+    use_kinisi: bool = True,
+    on_trajectory: Callable[[MDTrajectory], None] | None = None,
     **md_kwargs,
 ) -> tuple[pd.DataFrame, dict]:
-    """Per temperature: D ± err (cm²/s), σ ± err (S/cm, eq. 6), framework MSD at the end (Å², melting check);
-    and the Arrhenius fit (E_A, χ²/df, p-value, σ(300 K) extrapolated — labelled as such) when ≥ 2 T have D > 0."""
+    """Per temperature: D ± err (cm²/s, windowed fit of Sec. II C), σ ± err (S/cm, eq. 6), framework MSD at the end
+    (Å², melting check), and with ``use_kinisi`` kinisi's D ± posterior std from the same trajectory (fit from
+    ``fit_start_ps``) as a cross-check; the Arrhenius fit (E_A, χ²/df, p-value, σ(300 K) extrapolated — labelled as
+    such) when ≥ 2 T have D > 0. ``on_trajectory`` receives each :class:`MDTrajectory` (e.g. to keep it for plots)."""
     rows = []
     for T in temperatures_k:
         traj = run_md(structure, T, time_ps, **md_kwargs)
+        if on_trajectory is not None:
+            on_trajectory(traj)
         li = traj.select(mobile_ion)
         fit = windowed_diffusion(li, traj.times_ps, window_ps=window_ps, fit_start_ps=fit_start_ps)
+        kin: dict = {}
+        if use_kinisi:
+            try:
+                kf = kinisi_diffusion(traj.positions_A, traj.times_ps, traj.species, traj.lattice_matrix, mobile_ion,
+                                      start_dt_ps=fit_start_ps)
+                kin = {"D_kinisi_cm2_s": kf.D_cm2_s, "D_kinisi_err_cm2_s": kf.D_err_cm2_s}
+            except Exception as exc:  # noqa: BLE001 - the cross-check must not lose the paper's estimate
+                kin = {"D_kinisi_cm2_s": float("nan"), "D_kinisi_err_cm2_s": float("nan"),
+                       "kinisi_error": f"{type(exc).__name__}: {exc}"}
         n = traj.n_of(mobile_ion)
         sig = nernst_einstein_sigma(fit.D_cm2_s, n, traj.volume_A3, T)
         sig_err = nernst_einstein_sigma(fit.D_err_cm2_s, n, traj.volume_A3, T) if np.isfinite(fit.D_err_cm2_s) else float("nan")
@@ -137,16 +152,17 @@ def md_validation(
         rows.append({
             "temperature_K": T, "time_ps": float(traj.times_ps[-1]), "mean_temperature_K": traj.mean_temperature_k,
             "D_cm2_s": fit.D_cm2_s, "D_err_cm2_s": fit.D_err_cm2_s, "n_windows": fit.n_windows,
-            "sigma_S_cm": sig, "sigma_err_S_cm": sig_err, "framework_msd_A2": fw_msd,
+            "sigma_S_cm": sig, "sigma_err_S_cm": sig_err, **kin, "framework_msd_A2": fw_msd,
             "n_atoms": len(traj.species), "potential": traj.potential, "seconds": traj.seconds,
         })
     table = pd.DataFrame(rows)
-    summary: dict = {"formula": structure.composition.reduced_formula}
+    vol, n = _density(structure, mobile_ion)
+    summary: dict = {"formula": structure.composition.reduced_formula, "n_carriers": n, "volume_A3": vol}
     try:
         af = arrhenius_fit(table.temperature_K, table.D_cm2_s, table.D_err_cm2_s)
         d300, d300_err = af.D_at(300.0)
-        vol, n = _density(structure, mobile_ion)
         summary.update({
+            "ln_D0": af.ln_D0, "cov_00": float(af.cov[0, 0]), "cov_01": float(af.cov[0, 1]), "cov_11": float(af.cov[1, 1]),
             "E_A_eV": af.E_A_eV, "E_A_err_eV": af.E_A_err_eV, "chi2_per_df": af.chi2_per_df, "p_value": af.p_value,
             "sigma_300K_extrapolated_S_cm": nernst_einstein_sigma(d300, n, vol, 300.0),
             "sigma_300K_extrapolated_err_S_cm": nernst_einstein_sigma(d300_err, n, vol, 300.0),

@@ -4,6 +4,10 @@
   to the next multiple of the denominators of the space group's fractional translations along
   ``i`` when ``symmetry_compatible`` so that every symmetry operation maps grid points onto grid
   points (the step stays ≤ ``step``; the exhaustive reference uses the same grid).
+* :func:`symmetrize_structure` — project cell and positions onto the space group found at ``symprec``
+  (as pymatgen detects it), so that the operations used to reduce the scan are exact symmetries of
+  the scanned geometry: symmetry-equivalent grid points then have the same energy up to float32
+  rounding of the potential (~1e-6 eV), and the reduced and exhaustive scans see the same input.
 * :func:`excluded_mask` — points closer than ``R_min`` (paper: 1.2 Å) to any framework atom.
 * :func:`grid_symmetry_ops` / :func:`orbit_labels` — space-group operations as integer maps on the
   grid, and the orbits of the site stabiliser (points with equal energy by symmetry).
@@ -16,9 +20,9 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from sicnb.errors import ParameterError
+from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["grid_shape", "frac_grid", "excluded_mask", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
+__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
 
 
 def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -33,6 +37,45 @@ def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[n
         t = np.asarray(op.translation_vector, dtype=float) % 1.0
         out.append((r, t))
     return out
+
+
+def symmetrize_structure(structure: Structure, symprec: float = 0.01, angle_tolerance: float = 5.0) -> tuple[Structure, float]:
+    """The structure made exactly symmetric under its space group at ``symprec`` (Å) / ``angle_tolerance`` (deg).
+
+    Cell: the spglib standard cell of that group transformed back to the input cell's basis (as
+    ``ase.spacegroup.symmetrize`` does, but with pymatgen's angle tolerance so the group is the one
+    :func:`space_group_ops` finds). Positions: the average over the group of the images of each atom
+    (the Reynolds projection). Same cell basis, same site order. Returns the structure and the
+    largest atomic displacement in Å (0 for an already exact input). Inputs with no symmetry beyond
+    P1 at ``symprec`` come back unchanged.
+    """
+    import spglib
+
+    lat = np.array(structure.lattice.matrix)
+    numbers = np.array([site.specie.Z for site in structure])
+    cell = (lat, structure.frac_coords, numbers)
+    ds = spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
+    if ds is None or len(ds.rotations) <= 1:
+        return structure.copy(), 0.0
+    new_lat = ds.transformation_matrix.T @ ds.std_lattice @ ds.std_rotation_matrix
+    frac = structure.frac_coords
+    acc = np.zeros_like(frac)
+    for r, t in zip(ds.rotations, ds.translations):
+        img = frac @ r.T + t
+        # image of atom i lands on atom j of the same species: nearest periodic image
+        d = img[:, None, :] - frac[None, :, :]
+        d -= np.round(d)
+        dist = np.linalg.norm(d @ lat, axis=-1)
+        dist[numbers[:, None] != numbers[None, :]] = np.inf
+        j = np.argmin(dist, axis=1)
+        if np.any(dist[np.arange(len(j)), j] > 2 * symprec + 1e-6) or len(set(j.tolist())) != len(j):
+            raise StructureError(f"{structure.composition.reduced_formula}: spglib operation does not map the structure onto "
+                                 f"itself within symprec={symprec} Å; pass a smaller symprec or symmetrize=False")
+        acc[j] += frac[j] + d[np.arange(len(j)), j]  # the image, unwrapped next to atom j
+    new_frac = acc / len(ds.rotations)
+    out = Structure(Lattice(new_lat), structure.species, new_frac, site_properties=structure.site_properties or None)
+    shift = np.linalg.norm(out.lattice.get_cartesian_coords(new_frac) - structure.lattice.get_cartesian_coords(frac), axis=1)
+    return out, float(shift.max())
 
 
 def _denominators(ops, max_den: int = 12) -> np.ndarray:

@@ -42,6 +42,7 @@ from sicnb.pes.grid import (
     orbit_labels,
     space_group_ops,
     stabiliser,
+    symmetrize_structure,
 )
 from sicnb.pes.levelmap import (
     DEFAULT_THRESHOLDS_EV,
@@ -312,6 +313,8 @@ def pes_scan(
     mobile_ion: str = "Li",
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
     keep_level_maps: bool = False,
+    symmetrize: bool = True,
+    symprec: float = 0.01,
     **scan_kwargs,
 ) -> PESResult:
     """Scan every symmetry-distinct mobile ion and aggregate the descriptors (Sec. II A):
@@ -320,10 +323,13 @@ def pes_scan(
 
     t0 = time.perf_counter()
     ordered, rule = order_structure(structure)
-    pot = _cached_potential(potential, model) if isinstance(potential, str) else potential
     use_symmetry = scan_kwargs.get("use_symmetry", True)
+    shift = 0.0
+    if symmetrize and use_symmetry:
+        ordered, shift = symmetrize_structure(ordered, symprec=symprec)
+    pot = _cached_potential(potential, model) if isinstance(potential, str) else potential
     step = scan_kwargs.pop("step", 0.25)
-    ops = space_group_ops(ordered) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))]
+    ops = space_group_ops(ordered, symprec=symprec) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))]
     shape = grid_shape(ordered.lattice, step, ops if use_symmetry else None)
     sites = mobile_sites(ordered, mobile_ion) if use_symmetry else None
     if sites is None:
@@ -364,6 +370,7 @@ def pes_scan(
     out: dict[str, float] = {
         "formula": ordered.composition.reduced_formula,
         "ordering": rule,
+        "symmetrize_max_shift_A": shift,
         "n_mobile_sites_scanned": len(scans),
         "n_mobile_ions": int(sum(len(s.equivalent_indices) for s in scans)),
         "n_ions_unmapped": n_unmapped,
@@ -396,14 +403,16 @@ def pes_descriptors(
     margins_ev: Sequence[float] = (1.0, 0.4),
     mpe_cap_ev: float = 2.0,
     batch_size: int = 32,
+    symmetrize: bool = True,
 ) -> dict:
     """Per-structure PES descriptors as a flat dict (for :func:`sicnb.parallel.pmap`): MPE (eV), FV_connected_t,
     FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance."""
     res = pes_scan(
         structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
         exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
+        symmetrize=symmetrize,
     )
     return res.descriptors
 
 
-pes_descriptors.cache_version = 1  # type: ignore[attr-defined]
+pes_descriptors.cache_version = 2  # 2: symmetrized input  # type: ignore[attr-defined]
