@@ -187,7 +187,7 @@ class AtomSetsClassifier(ClassifierMixin, BaseEstimator):
                 total += float(loss.detach()) * len(idx)
             rec = {"epoch": epoch + 1, "loss": total / n}
             if eval_set is not None:
-                from sicnb.classify.metrics import classification_metrics
+                from sicnb.classify.validation import classification_metrics
 
                 self.net_ = net
                 p = self.predict_proba(eval_set[0])[:, 1]

@@ -32,8 +32,9 @@ __all__ = [
     "megnet_node_features", "atom_features", "represent", "EMBEDDINGS_CITATION",
 ]
 
-#: Ch. 4 representation name → scheme of :func:`sicnb.structure.simplify`
-REPRESENTATIONS = {"CAMN": "none", "CAN": "no_mobile", "CAMNS": "CAMNS", "CANS": "CANS"}
+#: Ch. 4 (paper) representation name → scheme name of :func:`sicnb.structure.simplify` (Ch. 2 names).
+#: Everything in ``sicnb.classify`` (arguments, tables, figures, model cards) uses the paper's names.
+REPRESENTATIONS = {"CAMN": "none", "CAN": "no_mobile", "CAMNS": "CAMN", "CANS": "CAN"}
 LEVELS = (0, 1, 2, 3)
 EFORM_MODEL = "MEGNet-MP-2018.6.1-Eform"
 EMBEDDINGS_FILE = Path(__file__).with_name("megnet16_embeddings.json")
