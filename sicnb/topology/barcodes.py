@@ -14,9 +14,13 @@ a Li point, not a framework point. Occupancies are not weights: Rips complexes s
 
 Barcodes are those of the Vietoris–Rips filtration truncated at ``max_edge_length`` (the authors
 used ``thresh = R``), filtration value = edge length in Å, coefficients in Z/2 (as ripser).
-``collapse=True`` applies gudhi's edge collapse (Boissonnat & Pritam, SoCG 2020), which is proven to
-preserve the persistence diagrams of a flag filtration in every dimension; the bench checks the
-diagrams against ripser on the uncollapsed complex.
+They are computed by gudhi's double-precision Ripser (``gudhi.sklearn.RipsPersistence``); the
+``"simplex_tree"`` backend (gudhi SimplexTree, optional edge collapse) is the reference the tests
+compare against, diagram for diagram. Edge collapse (Boissonnat & Pritam, SoCG 2020) provably keeps
+the diagrams of a flag filtration but does not pay off for H0/H1 of these clouds (measured: the
+collapse costs more than Ripser on the full complex), so it is off by default below dimension 2.
+
+All clouds of a structure come from one periodic neighbour search (:func:`structure_clouds`).
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ from pymatgen.core import Structure
 from sicnb.errors import ParameterError, StructureError, require
 from sicnb.structure import check_mobile_ion
 
-__all__ = ["SiteClouds", "Barcode", "site_clouds", "rips_barcode", "h0_deaths", "betti_at", "DISTANCE_TOL_ANGSTROM"]
+__all__ = ["SiteClouds", "Barcode", "site_clouds", "structure_clouds", "rips_barcode", "h0_deaths", "betti_at",
+           "DISTANCE_TOL_ANGSTROM"]
 
 #: pairwise distances are rounded to this many decimals (Å) so that symmetry-equal distances are exactly
 #: equal whatever the cell choice; float noise would otherwise create spurious near-zero bars
@@ -77,82 +82,134 @@ def _majority_symbol(site) -> str:
     return getattr(items[0][0], "symbol", str(items[0][0]))
 
 
+def _check_cloud_args(structure: Structure, site_indices, radius_angstrom: float, mobile_ion: str) -> np.ndarray:
+    check_mobile_ion(mobile_ion)
+    if not radius_angstrom > 0:
+        raise ParameterError(f"radius_angstrom={radius_angstrom!r}: the sphere radius must be > 0 Å (paper: 10 Å)")
+    mobile_flags = np.array([_is_mobile(s, mobile_ion) for s in structure], dtype=bool)
+    for i in site_indices:
+        if not mobile_flags[i]:
+            raise StructureError(
+                f"{structure.composition.reduced_formula}: site {i} ({structure[i].species_string}) holds no {mobile_ion}; "
+                f"pass the index of a {mobile_ion} site (see sicnb.structure.mobile_sites)"
+            )
+    return mobile_flags
+
+
+def structure_clouds(structure: Structure, site_indices, radius_angstrom: float = 10.0, mobile_ion: str = "Li") -> list[SiteClouds]:
+    """:func:`site_clouds` for several mobile sites of one structure, from a single periodic neighbour search.
+
+    One call of pymatgen's compiled neighbour finder (``find_points_in_spheres``, the engine of
+    ``Structure.get_neighbor_list``) returns every image within R of every requested centre; species
+    flags are looked up once per structure. Raises as :func:`site_clouds`.
+    """
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    site_indices = [int(i) for i in site_indices]
+    mobile_flags = _check_cloud_args(structure, site_indices, radius_angstrom, mobile_ion)
+    if not site_indices:
+        return []
+    lat = structure.lattice
+    cart_all = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    centres = np.ascontiguousarray(cart_all[site_indices], dtype=float)
+    r_cut = float(radius_angstrom) + DISTANCE_TOL_ANGSTROM
+    c_idx, p_idx, images, dists = find_points_in_spheres(
+        cart_all, centres, r=r_cut, pbc=np.ascontiguousarray(structure.pbc, dtype=np.int64),
+        lattice=np.ascontiguousarray(lat.matrix, dtype=float), tol=1e-8,
+    )
+    c_idx, p_idx = np.asarray(c_idx, dtype=int), np.asarray(p_idx, dtype=int)
+    dists = np.asarray(dists, dtype=float)
+    inside = dists <= r_cut  # the finder adds its own tolerance; keep exactly ``dist <= R + tol``
+    c_idx, p_idx, dists = c_idx[inside], p_idx[inside], dists[inside]
+    cart = cart_all[p_idx] + np.asarray(images, dtype=float)[inside] @ lat.matrix - centres[c_idx]
+    symbols = np.array([_majority_symbol(site) for site in structure], dtype=object)
+    out = []
+    for k, site_index in enumerate(site_indices):
+        sel = np.flatnonzero(c_idx == k)
+        v, d, idx = cart[sel], dists[sel], p_idx[sel]
+        # deterministic order (distance, then coordinates) so that results never depend on site order
+        order = np.lexsort((np.round(v[:, 2], 8), np.round(v[:, 1], 8), np.round(v[:, 0], 8), np.round(d, 8)))
+        v, d, idx = v[order], d[order], idx[order]
+        not_self = d > 1e-8  # the centre itself (and any atom coincident with it) is not a neighbour
+        mob = mobile_flags[idx] & not_self
+        fw = ~mobile_flags[idx] & not_self
+        out.append(SiteClouds(site_index, float(radius_angstrom), np.vstack([np.zeros((1, 3)), v[mob]]), v[fw],
+                              tuple(symbols[idx[fw]])))
+    return out
+
+
 def site_clouds(structure: Structure, site_index: int, radius_angstrom: float = 10.0, mobile_ion: str = "Li") -> SiteClouds:
     """The two point clouds of one mobile site (MTL paper Sec. 2.2; sphere of radius R from periodic images).
 
     Raises :class:`ParameterError` for a non-positive radius and :class:`StructureError` if the site
     carries no ``mobile_ion``.
     """
-    check_mobile_ion(mobile_ion)
-    if not radius_angstrom > 0:
-        raise ParameterError(f"radius_angstrom={radius_angstrom!r}: the sphere radius must be > 0 Å (paper: 10 Å)")
-    centre = structure[site_index]
-    if not _is_mobile(centre, mobile_ion):
-        raise StructureError(
-            f"{structure.composition.reduced_formula}: site {site_index} ({centre.species_string}) holds no {mobile_ion}; "
-            f"pass the index of a {mobile_ion} site (see sicnb.structure.mobile_sites)"
-        )
-    mobile_flags = np.array([_is_mobile(s, mobile_ion) for s in structure])
-    lat = structure.lattice
-    fcoords, dists, idx, _images = lat.get_points_in_sphere(
-        structure.frac_coords, centre.coords, radius_angstrom + DISTANCE_TOL_ANGSTROM, zip_results=False
-    )
-    if len(dists) == 0:  # pragma: no cover - the centre itself is always found
-        idx = np.zeros(0, dtype=int)
-        fcoords = np.zeros((0, 3))
-    idx = np.asarray(idx, dtype=int)
-    cart = lat.get_cartesian_coords(np.asarray(fcoords).reshape(-1, 3)) - centre.coords
-    dists = np.asarray(dists, dtype=float)
-    not_self = dists > 1e-8
-    # deterministic order (distance, then coordinates) so that results never depend on site order
-    order = np.lexsort((np.round(cart[:, 2], 8), np.round(cart[:, 1], 8), np.round(cart[:, 0], 8), np.round(dists, 8)))
-    cart, idx, not_self = cart[order], idx[order], not_self[order]
-    mob = mobile_flags[idx] & not_self
-    fw = (~mobile_flags[idx]) & not_self
-    mobile_points = np.vstack([np.zeros((1, 3)), cart[mob]])
-    framework_points = cart[fw]
-    species = tuple(_majority_symbol(structure[int(i)]) for i in idx[fw])
-    return SiteClouds(int(site_index), float(radius_angstrom), mobile_points, framework_points, species)
+    return structure_clouds(structure, [site_index], radius_angstrom, mobile_ion)[0]
 
 
-def rips_barcode(points: np.ndarray, max_edge_length: float, max_dimension: int = 1, collapse: bool = True) -> Barcode:
-    """Exact Vietoris–Rips barcode of a point cloud (gudhi), dimensions 0..``max_dimension`` (≤ 2).
+def _distance_matrix(pts: np.ndarray) -> np.ndarray:
+    from scipy.spatial.distance import pdist, squareform
+
+    return squareform(np.round(pdist(pts), DISTANCE_DECIMALS))
+
+
+def rips_barcode(points: np.ndarray, max_edge_length: float, max_dimension: int = 1, collapse: bool | None = None,
+                 backend: str = "ripser") -> Barcode:
+    """Exact Vietoris–Rips barcode of a point cloud, dimensions 0..``max_dimension`` (≤ 2).
 
     Filtration value = edge length (Å); edges longer than ``max_edge_length`` are left out (ripser's
     ``thresh``). Coefficients Z/2. Zero-length bars are not reported. Distances are rounded to
-    1e-9 Å (:data:`DISTANCE_DECIMALS`) so that equal distances tie exactly. With ``collapse`` the 1-skeleton
-    is reduced by edge collapses to a fixed point before expansion; this keeps every persistence
-    diagram of the flag filtration (Boissonnat & Pritam 2020, Thm. 1).
+    1e-9 Å (:data:`DISTANCE_DECIMALS`) so that equal distances tie exactly.
+
+    ``backend="ripser"`` (default): gudhi's fork of Ripser in double precision
+    (``gudhi.sklearn.RipsPersistence``; persistent cohomology with clearing and apparent pairs).
+    ``backend="simplex_tree"``: gudhi SimplexTree expanded to dimension ``max_dimension + 1`` — the slow
+    reference. ``collapse``: edge collapse of the 1-skeleton first (to a fixed point for the simplex tree,
+    one round for Ripser); it keeps every persistence diagram of the flag filtration (Boissonnat & Pritam
+    2020, Thm. 1). Default (``None``): only for ``max_dimension == 2``, where it pays off.
     """
     gudhi = require("gudhi", extra="topology")
-    from scipy.spatial.distance import pdist
 
     if max_dimension not in (0, 1, 2):
         raise ParameterError(f"max_dimension={max_dimension!r}: use 0, 1 or 2 (H0, H1, H2)")
+    if backend not in ("ripser", "simplex_tree"):
+        raise ParameterError(f"backend={backend!r}: use 'ripser' (default) or 'simplex_tree' (reference)")
+    if collapse is None:
+        collapse = max_dimension >= 2
     pts = np.asarray(points, dtype=float).reshape(-1, 3)
     n = len(pts)
-    st = gudhi.SimplexTree()
     if n == 0:
         return Barcode(tuple(np.zeros((0, 2)) for _ in range(max_dimension + 1)), float(max_edge_length))
-    st.insert_batch(np.arange(n, dtype=np.int64).reshape(1, -1), np.zeros(n))
-    if n > 1:
-        from scipy.sparse import coo_matrix
+    if backend == "ripser":
+        from gudhi.sklearn.rips_persistence import RipsPersistence
 
-        d = np.round(pdist(pts), DISTANCE_DECIMALS)
-        i, j = np.triu_indices(n, k=1)
-        keep = d <= max_edge_length
-        st.insert_edges_from_coo_matrix(coo_matrix((d[keep], (i[keep], j[keep])), shape=(n, n)))
-    if max_dimension >= 1:
-        if collapse and n > 3:
-            before = -1
-            while st.num_simplices() != before:  # collapse to a fixed point
-                before = st.num_simplices()
-                st.collapse_edges(nb_iterations=1)
-        st.expansion(max_dimension + 1)
-    st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
+        rp = RipsPersistence(list(range(max_dimension + 1)), threshold=float(max_edge_length),
+                             input_type="full distance matrix", num_collapses=1 if collapse else 0, homology_coeff_field=2)
+        dgms = rp.fit_transform([_distance_matrix(pts)])[0]
+    else:
+        st = gudhi.SimplexTree()
+        st.insert_batch(np.arange(n, dtype=np.int64).reshape(1, -1), np.zeros(n))
+        if n > 1:
+            from scipy.sparse import coo_matrix
+            from scipy.spatial.distance import pdist
+
+            d = np.round(pdist(pts), DISTANCE_DECIMALS)
+            i, j = np.triu_indices(n, k=1)
+            keep = d <= max_edge_length
+            st.insert_edges_from_coo_matrix(coo_matrix((d[keep], (i[keep], j[keep])), shape=(n, n)))
+        if max_dimension >= 1:
+            if collapse and n > 3:
+                before = -1
+                while st.num_simplices() != before:  # collapse to a fixed point
+                    before = st.num_simplices()
+                    st.collapse_edges(nb_iterations=1)
+            st.expansion(max_dimension + 1)
+        st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
+        dgms = [st.persistence_intervals_in_dimension(k) for k in range(max_dimension + 1)]
     out = []
     for k in range(max_dimension + 1):
-        iv = np.asarray(st.persistence_intervals_in_dimension(k), dtype=float).reshape(-1, 2)
+        iv = np.asarray(dgms[k], dtype=float).reshape(-1, 2)
+        iv = iv[iv[:, 1] > iv[:, 0]]  # zero-length bars are not part of the diagram
         iv = iv[np.lexsort((iv[:, 1], iv[:, 0]))] if len(iv) else iv
         out.append(iv)
     return Barcode(tuple(out), float(max_edge_length))

@@ -33,7 +33,7 @@ from pymatgen.core import Structure
 
 from sicnb.errors import ParameterError, StructureError
 from sicnb.structure import check_mobile_ion, mobile_sites
-from sicnb.topology.barcodes import betti_at, h0_deaths, rips_barcode, site_clouds
+from sicnb.topology.barcodes import SiteClouds, betti_at, h0_deaths, rips_barcode, structure_clouds
 
 __all__ = [
     "SiteTopology", "site_topology", "structure_site_topologies", "topology_features", "r_connected",
@@ -74,26 +74,34 @@ def _check_radius(radius_angstrom: float) -> float:
     return r
 
 
-def site_topology(structure: Structure, site_index: int, multiplicity: int = 1, radius_angstrom: float = 10.0,
-                  mobile_ion: str = "Li", collapse: bool = True) -> SiteTopology:
-    """r_connected^i (eq. 1 summand) and the Li-free barcode (H0 deaths, H1 bars) of one mobile site."""
-    R = _check_radius(radius_angstrom)
-    clouds = site_clouds(structure, site_index, R, mobile_ion)
+def _site_topology(clouds: SiteClouds, multiplicity: int, R: float, collapse: bool | None) -> SiteTopology:
+    """Li-only H0 by minimum spanning tree (r_connected^i), Li-free H0 and H1 by Ripser (exact, double precision)."""
     deaths, n_comp = h0_deaths(clouds.mobile_points, R)
     r_i = float(deaths.max()) if (n_comp == 1 and len(deaths)) else R
     fw = clouds.framework_points
     bc = rips_barcode(fw, R, max_dimension=1, collapse=collapse)
     h0 = bc.dim(0)
     fw_deaths = h0[np.isfinite(h0[:, 1]), 1]
-    return SiteTopology(int(site_index), int(multiplicity), r_i, len(clouds.mobile_points), len(fw), fw_deaths, bc.dim(1))
+    return SiteTopology(clouds.site_index, int(multiplicity), r_i, len(clouds.mobile_points), len(fw), fw_deaths, bc.dim(1))
+
+
+def site_topology(structure: Structure, site_index: int, multiplicity: int = 1, radius_angstrom: float = 10.0,
+                  mobile_ion: str = "Li", collapse: bool | None = None) -> SiteTopology:
+    """r_connected^i (eq. 1 summand) and the Li-free barcode (H0 deaths, H1 bars) of one mobile site."""
+    R = _check_radius(radius_angstrom)
+    return _site_topology(structure_clouds(structure, [site_index], R, mobile_ion)[0], multiplicity, R, collapse)
 
 
 def structure_site_topologies(structure: Structure, radius_angstrom: float = 10.0, mobile_ion: str = "Li",
-                              symprec: float = 0.01, collapse: bool = True) -> list[SiteTopology]:
-    """:func:`site_topology` for every symmetry-distinct mobile site (weights = multiplicities)."""
+                              symprec: float = 0.01, collapse: bool | None = None) -> list[SiteTopology]:
+    """:func:`site_topology` for every symmetry-distinct mobile site (weights = multiplicities).
+
+    One symmetry analysis and one periodic neighbour search per structure."""
     check_mobile_ion(mobile_ion)
+    R = _check_radius(radius_angstrom)
     sites = mobile_sites(structure, mobile_ion=mobile_ion, symprec=symprec)
-    return [site_topology(structure, s.index, s.multiplicity, radius_angstrom, mobile_ion, collapse) for s in sites]
+    clouds = structure_clouds(structure, [s.index for s in sites], R, mobile_ion)
+    return [_site_topology(c, s.multiplicity, R, collapse) for s, c in zip(sites, clouds)]
 
 
 def _h0_stats(deaths: np.ndarray, R: float) -> dict[str, float]:
@@ -130,8 +138,7 @@ def r_connected(structure: Structure, radius_angstrom: float = 10.0, mobile_ion:
     R = _check_radius(radius_angstrom)
     sites = mobile_sites(structure, mobile_ion=mobile_ion, symprec=symprec)
     vals, w = [], []
-    for s in sites:
-        clouds = site_clouds(structure, s.index, R, mobile_ion)
+    for s, clouds in zip(sites, structure_clouds(structure, [s.index for s in sites], R, mobile_ion)):
         deaths, n_comp = h0_deaths(clouds.mobile_points, R)
         vals.append(float(deaths.max()) if (n_comp == 1 and len(deaths)) else R)
         w.append(s.multiplicity)
@@ -139,7 +146,7 @@ def r_connected(structure: Structure, radius_angstrom: float = 10.0, mobile_ion:
 
 
 def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobile_ion: str = "Li",
-                      symprec: float = 0.01, collapse: bool = True) -> dict[str, float | int | str]:
+                      symprec: float = 0.01, collapse: bool | None = None) -> dict[str, float | int | str]:
     """All MTL descriptors of one structure as a flat dict (the per-structure function for ``pmap``).
 
     Keys: ``formula``, ``n_mobile_sites`` (mobile sites in the given cell = n of eqs. 1–2),
