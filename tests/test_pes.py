@@ -251,3 +251,30 @@ def test_paired_score_difference_perfect_vs_inverted():
     assert r["score_a"] > 0.5 and r["score_b"] < 0.05 and r["difference"] > 0.45 and r["p_a_better"] == 1.0
     with pytest.raises(ParameterError):
         paired_score_difference(t.head(1), "good", "barrier")
+
+
+def test_distance_drift_estimate_resolves_what_linear_interpolation_misses(li2o_conv):
+    """A field that depends only on the distance to the nearest framework atom (Born–Mayer-like wall) is recovered
+    from the stride-4 sub-grid by the drift estimator, while linear interpolation misses the low points between
+    coarse samples (the LiAlO2 failure mode)."""
+    from sicnb.pes.grid import nearest_distance
+    from sicnb.pes.scan import _distance_drift_estimate, _interpolate_periodic
+
+    fw = li2o_conv.copy()
+    fw.remove_sites([0])
+    shape = (20, 20, 20)
+    d = nearest_distance(fw, shape)
+    excl = d < 1.2
+    e = np.minimum(8.0 * np.exp(-(d - 1.2) / 0.25), 5.0)
+    e -= e[~excl].min()
+    idx = np.indices(shape).reshape(3, -1)
+    coarse = np.all(idx % 4 == 0, axis=0) & ~excl
+    known = np.where(coarse, e, np.nan)
+    cur = np.where(excl, 5.0, np.where(coarse, e, 0.0))
+    drift = _distance_drift_estimate(cur, known, excl, d, 4, shape, 5.0)
+    linear = _interpolate_periodic(cur.reshape(shape), 4, shape).ravel()
+    low = ~excl & (e < 1.0)
+    assert low.sum() > 100
+    assert np.abs(drift[low] - e[low]).max() < 0.3
+    assert np.abs(linear[low] - e[low]).max() > 1.0
+    np.testing.assert_allclose(nearest_distance(fw, shape)[~excl].min(), 1.2, atol=0.3)

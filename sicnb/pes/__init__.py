@@ -12,10 +12,10 @@ from sicnb.pes.levelmap import (
     minimal_percolation_energy,
     xi_descriptor,
 )
-from sicnb.pes.scan import DEFAULT_POTENTIAL, PESResult, SiteScan, order_structure, pes_descriptors, pes_scan, scan_site
+from sicnb.pes.scan import DEFAULT_MARGINS_EV, DEFAULT_POTENTIAL, DEFAULT_STRIDES, PESResult, SiteScan, order_structure, pes_descriptors, pes_scan, scan_site
 
 __all__ = [
-    "DEFAULT_THRESHOLDS_EV", "DEFAULT_POTENTIAL", "centred_supercell", "free_volume", "level_map",
+    "DEFAULT_THRESHOLDS_EV", "DEFAULT_POTENTIAL", "DEFAULT_STRIDES", "DEFAULT_MARGINS_EV", "centred_supercell", "free_volume", "level_map",
     "minimal_percolation_energy", "xi_descriptor", "PESResult", "SiteScan", "order_structure", "pes_descriptors",
     "pes_scan", "scan_site",
 ]

@@ -22,7 +22,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
+__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
 
 
 def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -132,6 +132,23 @@ def excluded_mask(framework: Structure, shape: tuple[int, int, int], r_min: floa
     )
     mask[centers[dist < r_min]] = True
     return mask.reshape(shape)
+
+
+def nearest_distance(framework: Structure, shape: tuple[int, int, int], r_max: float = 4.0) -> np.ndarray:
+    """Distance (Å, periodic) from every grid point to the nearest framework atom, capped at ``r_max``; flat, C order."""
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    frac = frac_grid(shape)
+    out = np.full(len(frac), float(r_max))
+    if len(framework) == 0:
+        return out
+    cart = framework.lattice.get_cartesian_coords(frac)
+    centers, _points, _images, dist = find_points_in_spheres(
+        np.ascontiguousarray(framework.cart_coords, dtype=float), np.ascontiguousarray(cart, dtype=float), r=float(r_max),
+        pbc=np.array([1, 1, 1], dtype=np.int64), lattice=np.ascontiguousarray(framework.lattice.matrix, dtype=float), tol=1e-8,
+    )
+    np.minimum.at(out, centers, dist)
+    return out
 
 
 def stabiliser(ops, frac_site: np.ndarray, tol: float = 1e-3):

@@ -10,10 +10,18 @@ Cheaper than the paper, checked against the exhaustive grid by the same code (``
 
 1. **Symmetry.** Only symmetry-distinct mobile ions are scanned; within a scan only one grid point
    per orbit of the site's stabiliser is evaluated (equal energies by symmetry, exact).
+0. **Exact symmetry.** The input is first projected onto the space group found at ``symprec``
+   (:func:`sicnb.pes.grid.symmetrize_structure`). Without it, a structure that is only nearly
+   symmetric (Materials Project Li2O: 60.13° instead of 60°) gets one energy per stabiliser orbit in
+   the reduced scan while the orbit's points really differ (by up to 0.01 eV with CHGNet) — the
+   Li2O FV mismatch of the first bench. The exhaustive reference scans the same symmetrized input.
 2. **Coarse-to-fine.** Energies are first computed on a stride-``strides[0]`` sub-grid; each finer
-   level evaluates only the points whose energy, linearly interpolated from the level before, lies
-   below ``E_min + L + margin`` with ``L = max(max threshold, MPE estimate)`` (capped at
-   ``mpe_cap_ev``). Points above stay interpolated: they lie above every FV threshold and above the
+   level evaluates only the points whose *estimated* energy lies below
+   ``E_min + max(t_max + margin, MPE_est + mpe_margin)`` (MPE capped at ``mpe_cap_ev``). The
+   estimate (``estimator="distance"``) is an isotonic drift in the distance to the nearest framework
+   atom — known exactly at full resolution — plus the linearly interpolated residual; plain linear
+   interpolation (``"linear"``) misses channels narrower than the coarse spacing (LiAlO2: MPE off by
+   1.97 eV). Points above the band stay estimated: they lie above every FV threshold and above the
    percolation level, so they decide neither. The MPE is re-checked on the final field; if the
    percolation path crosses an interpolated point the finest level is extended (``mpe_refined``
    reports whether the MPE rests on evaluated points only).
@@ -37,6 +45,7 @@ from sicnb.pes.grid import (
     apply_grid_op,
     excluded_mask,
     frac_grid,
+    nearest_distance,
     grid_shape,
     grid_symmetry_ops,
     orbit_labels,
@@ -53,6 +62,13 @@ from sicnb.pes.levelmap import (
 )
 
 __all__ = ["SiteScan", "PESResult", "scan_site", "pes_scan", "pes_descriptors", "order_structure", "DEFAULT_POTENTIAL"]
+
+#: coarse-to-fine defaults, chosen on the bench (bench/RESULTS.md): strides in grid steps, FV-band margins (eV) per
+#: refinement, MPE-band margin (eV), drift estimator
+DEFAULT_STRIDES: tuple[int, ...] = (4, 2, 1)
+DEFAULT_MARGINS_EV: tuple[float, ...] = (1.0, 1.2)
+DEFAULT_MPE_MARGIN_EV = 0.4
+DEFAULT_ESTIMATOR = "distance"
 
 #: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
 DEFAULT_POTENTIAL = "chgnet"
@@ -150,6 +166,23 @@ def _interpolate_periodic(values: np.ndarray, stride: int, shape: tuple[int, int
     return interp(pts).reshape(shape)
 
 
+def _distance_drift_estimate(cur: np.ndarray, known: np.ndarray, excl: np.ndarray, dmin: np.ndarray, stride: int,
+                             shape: tuple[int, int, int], clip_ev: float) -> np.ndarray:
+    """Estimate of the relative energy (eV) on the full grid from the stride sub-grid: a drift ``f(d)`` of the distance to
+    the nearest framework atom (isotonic, non-increasing, fitted to the evaluated points) plus the linearly
+    interpolated residual. The drift is known at full resolution, so a channel narrower than the coarse spacing,
+    where the ion is farther from the framework than at the coarse points around it, is estimated low and refined
+    (plain linear interpolation of the coarse energies misses it: LiAlO2 in bench/RESULTS.md)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    ok = np.isfinite(known) & ~excl
+    iso = IsotonicRegression(increasing=False, out_of_bounds="clip", y_max=clip_ev)
+    iso.fit(dmin[ok], np.minimum(known[ok], clip_ev))
+    base = iso.predict(dmin)
+    resid = np.where(excl, 0.0, cur - base)
+    return np.minimum(base + _interpolate_periodic(resid.reshape(shape), stride, shape).ravel(), clip_ev)
+
+
 def scan_site(
     structure: Structure,
     site_index: int,
@@ -161,11 +194,13 @@ def scan_site(
     exhaustive: bool = False,
     use_symmetry: bool = True,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
-    strides: Sequence[int] = (4, 2, 1),
-    margins_ev: Sequence[float] = (1.0, 0.4),
+    strides: Sequence[int] = DEFAULT_STRIDES,
+    margins_ev: Sequence[float] = DEFAULT_MARGINS_EV,
     mpe_cap_ev: float = 2.0,
+    mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV,
     clip_ev: float = 5.0,
     batch_size: int = 32,
+    estimator: str = DEFAULT_ESTIMATOR,
     ops=None,
     shape: tuple[int, int, int] | None = None,
     multiplicity: int = 1,
@@ -180,6 +215,9 @@ def scan_site(
     framework = structure.copy()
     framework.remove_sites([site_index])
     excl = excluded_mask(framework, shape, r_min).ravel()
+    if estimator not in ("distance", "linear"):
+        raise ParameterError(f"estimator must be 'distance' or 'linear', got {estimator!r}")
+    dmin = nearest_distance(framework, shape) if (estimator == "distance" and not exhaustive) else None
     if excl.all():
         raise StructureError(f"{structure.composition.reduced_formula}: every grid point is within R_min={r_min} Å of an atom")
     frac = frac_grid(shape)
@@ -226,7 +264,8 @@ def scan_site(
                 need = on
             else:
                 emin = np.nanmin(known)
-                need = on[np.isnan(known[on]) & (est.ravel()[on] - emin < level + margins_ev[li - 1])]
+                band = max(tmax + margins_ev[li - 1], min(level, mpe_cap_ev) + mpe_margin_ev)
+                need = on[np.isnan(known[on]) & (est.ravel()[on] - emin < band)]
             if need.size:
                 evaluate(need)
             emin = np.nanmin(known)
@@ -236,7 +275,10 @@ def scan_site(
                 cur = np.where(np.isnan(cur), est.ravel(), cur)
             cur = np.where(excl, emin + clip_ev, np.minimum(cur, emin + clip_ev))
             if s > 1:
-                est = _interpolate_periodic(cur.reshape(shape), s, shape)
+                if estimator == "distance":
+                    est = emin + _distance_drift_estimate(cur - emin, known - emin, excl, dmin, s, shape, clip_ev)
+                else:
+                    est = _interpolate_periodic(cur.reshape(shape), s, shape)
                 full = np.where(np.isnan(known), est.ravel(), known)
                 full = np.where(excl, np.inf, full)
                 sc, _ = centred_supercell((full - emin).reshape(shape))
@@ -255,7 +297,8 @@ def scan_site(
                 break
             level = new_level
             allp = np.flatnonzero(~excl)
-            need = allp[np.isnan(known[allp]) & (field[allp] - emin < level + margins_ev[-1])]
+            band = max(tmax + margins_ev[-1], level + mpe_margin_ev)
+            need = allp[np.isnan(known[allp]) & (field[allp] - emin < band)]
             if not need.size:
                 break
             evaluate(need)
@@ -399,20 +442,22 @@ def pes_descriptors(
     r_min: float = 1.2,
     exhaustive: bool = False,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
-    strides: Sequence[int] = (4, 2, 1),
-    margins_ev: Sequence[float] = (1.0, 0.4),
+    strides: Sequence[int] = DEFAULT_STRIDES,
+    margins_ev: Sequence[float] = DEFAULT_MARGINS_EV,
     mpe_cap_ev: float = 2.0,
     batch_size: int = 32,
     symmetrize: bool = True,
+    mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV,
+    estimator: str = DEFAULT_ESTIMATOR,
 ) -> dict:
     """Per-structure PES descriptors as a flat dict (for :func:`sicnb.parallel.pmap`): MPE (eV), FV_connected_t,
     FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance."""
     res = pes_scan(
         structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
         exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
-        symmetrize=symmetrize,
+        symmetrize=symmetrize, mpe_margin_ev=mpe_margin_ev, estimator=estimator,
     )
     return res.descriptors
 
 
-pes_descriptors.cache_version = 2  # 2: symmetrized input  # type: ignore[attr-defined]
+pes_descriptors.cache_version = 3  # type: ignore[attr-defined]  # 2: symmetrized input; 3: distance-drift estimator, margins
