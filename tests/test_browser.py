@@ -252,6 +252,25 @@ def watchdog(deadline):
     timer.cancel()
 
 
+@pytest.fixture(scope="module")
+def lab_page(lab, browser, deadline):
+    """One JupyterLab page for all notebooks (the app loads once; each notebook is opened in it)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{lab['base']}/lab?token={lab['token']}&reset", timeout=deadline.ms(90))
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=deadline.ms(90), polling=500)
+    page.evaluate("() => window.jupyterapp.restored")
+    try:
+        yield page
+    finally:
+        try:
+            context.close()
+        except Exception:  # noqa: BLE001 - the watchdog may have killed the browser
+            pass
+
+
 # --------------------------------------------------------------------------------------------
 # page helpers (all waits are Playwright waits bounded by the module deadline)
 # --------------------------------------------------------------------------------------------
@@ -316,7 +335,7 @@ _FIG_SIGNATURE_JS = """
 def _open_and_run(page, lab, name: str, deadline: Deadline) -> dict:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    page.goto(f"{lab['base']}/lab/tree/{name}?token={lab['token']}&reset", timeout=deadline.ms(90))
+    page.evaluate("(path) => window.jupyterapp.commands.execute('docmanager:open', {path}).then(() => true)", name)
     page.wait_for_function(
         "(name) => { const s = (" + _STATE_JS + ")(name); return s && s.kernel === 'idle'; }",
         arg=name, timeout=deadline.ms(120), polling=500,
@@ -333,6 +352,18 @@ def _open_and_run(page, lab, name: str, deadline: Deadline) -> dict:
         pytest.fail(f"{name} did not finish running within {NOTEBOOK_S:.0f} s at smoke parameters in JupyterLab "
                     f"({st and st['done']}/{st and st['n']} code cells done)")
     return page.evaluate(_STATE_JS, name)
+
+
+_CLOSE_JS = """
+async (name) => {
+  const app = window.jupyterapp;
+  const w = Array.from(app.shell.widgets('main')).find(x => x.context && x.context.path === name);
+  if (!w) return;
+  try { await w.sessionContext.shutdown(); } catch (e) {}
+  w.context.model.dirty = false;
+  w.dispose();
+}
+"""
 
 
 def _screenshot(locator, path: Path, deadline: Deadline) -> bytes:
@@ -358,14 +389,13 @@ def _is_blank(png: bytes) -> bool:
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_viewers_render(notebook: Path, lab, browser, deadline):
+def test_notebook_viewers_render(notebook: Path, lab, lab_page, deadline):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    console: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    page = lab_page
+    console = page.console_errors
+    del console[:]
     try:
         state = _open_and_run(page, lab, notebook.name, deadline)
         assert not state["errors"], f"{notebook.name} raised:\n" + "\n\n".join(state["errors"])
@@ -425,4 +455,7 @@ def test_notebook_viewers_render(notebook: Path, lab, browser, deadline):
             pass
         raise
     finally:
-        context.close()
+        try:  # free the kernel (2 cores) and the DOM before the next notebook
+            page.evaluate(_CLOSE_JS, notebook.name)
+        except Exception:  # noqa: BLE001 - the page may be gone after a failure
+            pass

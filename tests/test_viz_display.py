@@ -200,8 +200,9 @@ def test_structure_browser_slider_swaps_the_figure(embedded_small):
     assert embedded_small[0].id in first
     box.slider.value = 3
     assert embedded_small[3].id in box.figure.layout.title.text
-    n_atoms = sum(len(t.x) for t in box.figure.data if t.name != "unit cell")
-    assert n_atoms == len(embedded_small[3].structure)
+    assert len(box.figure.data) == 2  # updated in place, never re-created
+    assert len(box.figure.data[1].x) == len(embedded_small[3].structure)
+    assert np.allclose(np.c_[box.figure.data[1].x, box.figure.data[1].y, box.figure.data[1].z], embedded_small[3].structure.cart_coords)
 
 
 # --------------------------------------------------------------------------------------------

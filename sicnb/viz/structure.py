@@ -119,7 +119,7 @@ def structure_figure(structure, supercell: Sequence[int] = (1, 1, 1), title: str
 
 
 def structure_widget(structure, supercell: Sequence[int] = (1, 1, 1), representation: str = "ball+stick", **kwargs: Any):
-    """An nglview widget of ``structure`` (majority species per site, unit cell drawn, orthographic camera)."""
+    """An nglview widget of ``structure`` (majority species per site, unit cell drawn, zoomed to fit)."""
     import nglview
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -131,9 +131,10 @@ def structure_widget(structure, supercell: Sequence[int] = (1, 1, 1), representa
     view = nglview.show_ase(AseAtomsAdaptor().get_atoms(shown), default_representation=False, **kwargs)
     view.add_representation(representation, selection="all")
     view.add_unitcell()
-    view.camera = "orthographic"
-    view.layout.width = "100%"
     view.layout.height = "420px"
+    # queued by nglview until the browser has loaded the structure: fit the canvas, then zoom to it
+    view.handle_resize()
+    view.center()
     return view
 
 
@@ -148,11 +149,25 @@ def show_structure(structure, supercell: Sequence[int] = (1, 1, 1), title: str |
     return view
 
 
+def _atoms_trace_data(structure: Structure, name: str) -> dict:
+    """One Scatter3d worth of atoms (per-point Jmol colours and sizes) for in-place updates."""
+    shown = display_structure(structure)
+    colors = _colors()
+    cart = shown.cart_coords
+    symbols = [site.specie.symbol for site in shown]
+    rgb = [colors.get(el, _FALLBACK_COLOR) for el in symbols]
+    return dict(
+        x=cart[:, 0], y=cart[:, 1], z=cart[:, 2],
+        marker=dict(size=[6 + 10 * _radius(el) for el in symbols], color=[f"rgb{c}" for c in rgb], line=dict(color="#333", width=1)),
+        text=[f"{el} #{i}<br>{occ}" for i, (el, occ) in enumerate(zip(symbols, shown.site_properties["occupancy"]))],
+    )
+
+
 def structure_browser(structures, start: int = 0, height: int = 480):
-    """Flip through structures with a slider: ``VBox([IntSlider, Label, FigureWidget])``.
+    """Flip through structures with a slider: ``VBox([HBox([IntSlider, Label]), FigureWidget])``.
 
     ``structures``: a ``Dataset``, a list of records/structures, or ``{id: Structure}``. The figure
-    is the same plotly 3D view as :func:`structure_figure`; moving the slider swaps its data in place.
+    has two fixed traces (unit cell, atoms coloured by element) that the slider updates in place.
     """
     import ipywidgets as widgets
     import plotly.graph_objects as go
@@ -162,24 +177,40 @@ def structure_browser(structures, start: int = 0, height: int = 480):
     else:
         items = []
         for i, obj in enumerate(structures):
-            s, name = _as_structure(obj)
+            s, _ = _as_structure(obj)
             items.append((str(getattr(obj, "id", i)), s))
     if not items:
         raise ValueError("structure_browser needs at least one structure")
     start = min(max(int(start), 0), len(items) - 1)
-    fig = go.FigureWidget(structure_figure(items[start][1], title=f"{items[start][0]}: {items[start][1].composition.reduced_formula}", height=height))
+
+    def title(i: int) -> str:
+        rid, s = items[i]
+        lat = s.lattice
+        return f"{rid}: {s.composition.reduced_formula}<br><sup>{len(s)} sites; a={lat.a:.2f} Å, b={lat.b:.2f} Å, c={lat.c:.2f} Å; colours: Jmol</sup>"
+
+    rid0, s0 = items[start]
+    xs, ys, zs = _cell_edges(s0.lattice.matrix)
+    fig = go.FigureWidget([
+        go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line=dict(color="#444", width=3), name="unit cell", hoverinfo="skip"),
+        go.Scatter3d(mode="markers", name="atoms", hoverinfo="text", **_atoms_trace_data(s0, rid0)),
+    ])
+    fig.update_layout(
+        title=dict(text=title(start), font=dict(size=15)), height=height, showlegend=False, margin=dict(l=0, r=0, t=60, b=0),
+        scene=dict(xaxis_title="x (Å)", yaxis_title="y (Å)", zaxis_title="z (Å)", aspectmode="data",
+                   camera=dict(eye=dict(x=1.7, y=1.7, z=1.3))),
+    )
     slider = widgets.IntSlider(value=start, min=0, max=len(items) - 1, step=1, description="structure", continuous_update=False,
                                layout=widgets.Layout(width="60%"))
-    label = widgets.Label(value=f"{items[start][0]}  {items[start][1].composition.reduced_formula}")
+    label = widgets.Label(value=f"{rid0}  {s0.composition.reduced_formula}")
 
     def _update(change) -> None:
         rid, s = items[change["new"]]
-        new = structure_figure(s, title=f"{rid}: {s.composition.reduced_formula}", height=height)
+        cx, cy, cz = _cell_edges(s.lattice.matrix)
+        atoms = _atoms_trace_data(s, rid)
         with fig.batch_update():
-            fig.data = []
-            for tr in new.data:
-                fig.add_trace(tr)
-            fig.layout.title = new.layout.title
+            fig.data[0].update(x=cx, y=cy, z=cz)
+            fig.data[1].update(**atoms)
+            fig.layout.title.text = title(change["new"])
         label.value = f"{rid}  {s.composition.reduced_formula}"
 
     slider.observe(_update, names="value")
