@@ -23,6 +23,7 @@ def test_bvse_invariance_on_li2o(descriptor_suite, li2o):
     assert 0.1 < ref["E_a_3D"] < 0.6
 
 
+@pytest.mark.slow  # starts a local Dask cluster: ~30 s of wall time on a busy 2-core box
 def test_bvse_workers(workers_suite, li2o):
     strained = li2o.copy()
     strained.scale_lattice(li2o.volume * 1.05)

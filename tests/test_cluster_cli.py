@@ -23,3 +23,26 @@ def test_cluster_cli_writes_one_row_per_depth(tmp_path, embedded_small):
     assert list(df["depth"]) == list(range(2, 11))
     assert {"W_sigma", "W_sigma_control_mean", "W_sigma_control_std", "n_labels"} <= set(df.columns)
     assert (df["n_labels"] == 6).all() and (df["W_sigma"] > 0).all()
+
+
+def test_cluster_screen_saves_every_combination_and_ranks_by_ratio(tmp_path):
+    from sicnb.data import embedded
+
+    pool_ids = embedded().ids[:14]
+    labels = pd.DataFrame({"id": pool_ids[:7], "log10_sigma": [-3.0, -4.0, -9.0, -6.5, -2.5, -8.0, -5.0]})
+    lab_csv = tmp_path / "labels.csv"
+    labels.to_csv(lab_csv, index=False)
+    out = tmp_path / "screen.csv"
+    rc = main(["cluster", "screen", "--input", "embedded", "--limit", "14", "--labels", str(lab_csv),
+               "--descriptors", "density,band_center", "--simplifications", "none,CAN,CAN-40", "--restrict", "density=none,CAN-40",
+               "--max-unlabelled", "3", "--max-depth", "8", "--n-control", "10", "--out", str(out)])
+    assert rc == 0
+    df = pd.read_csv(out)
+    # density on its two allowed forms; band_center (compositional) skips CAN-40, which would duplicate CAN
+    assert sorted(df["combination"].unique()) == ["band_center-CAN", "band_center-none", "density-CAN-40", "density-none"]
+    assert all(list(d) == list(range(2, 9)) for _, d in df.groupby("combination")["depth"])
+    assert (df["n_structures"] == 10).all() and (df["n_labels"] == 7).all()
+    rank = pd.read_csv(tmp_path / "screen_ranking.csv")
+    assert list(rank["mean_ratio_to_control"]) == sorted(rank["mean_ratio_to_control"])
+    means = df.groupby("combination")["ratio_to_control"].mean()
+    assert abs(rank["mean_ratio_to_control"].iloc[0] - means.min()) < 1e-12

@@ -41,6 +41,7 @@ def test_sine_coulomb_same_for_supercell_eigen_prefix(descriptor_suite, li2o):
     descriptor_suite(descriptor_row, li2o, {"descriptor": "sine_coulomb", "simplification": "none"}, supercell=True, rtol=1e-6)
 
 
+@pytest.mark.slow  # starts a local Dask cluster: ~30 s of wall time on a busy 2-core box
 def test_descriptor_workers(workers_suite, embedded_small):
     structures = [r.structure for r in embedded_small[:4]]
     workers_suite(descriptor_row, structures, {"descriptor": "soap", "simplification": "CAN", "r_cut": 3.0, "n_max": 2, "l_max": 2})

@@ -114,3 +114,25 @@ def test_union_alpha_zero_reduces_to_first_descriptor_and_large_alpha_to_the_sec
     assert np.allclose(u0.filter(like="B:").to_numpy(), 0.0)
     big = union_table(a, b, 1e6)
     assert np.abs(big.filter(like="B:").to_numpy()).max() > 1e5
+
+
+def test_paper_combinations_restrict_and_no_rescaled_compositions():
+    from sicnb.cluster import paper_combinations
+
+    combos = {c.label for c in paper_combinations(["band_center", "ofm", "ewald"], restrict={"ofm": ["none", "CAN"]})}
+    assert combos == {"band_center-none", "band_center-CAMN", "band_center-CAN", "band_center-AM", "band_center-A",
+                      "ofm-none", "ofm-CAN", "ewald-none"}
+
+
+def test_labelled_subpool_keeps_every_label_and_draws_unlabelled_reproducibly(embedded_small):
+    from sicnb.cluster.screening import labelled_subpool
+    from sicnb.data import Dataset
+
+    pool = Dataset(embedded_small)
+    labels = pd.Series({embedded_small[1].id: -3.0, embedded_small[6].id: -7.0})
+    a = labelled_subpool(pool, labels, 3, seed=1)
+    b = labelled_subpool(pool, labels, 3, seed=1)
+    ids = [r.id for r in a]
+    assert len(ids) == 5 and set(labels.index) <= set(ids) and ids == [r.id for r in b]
+    assert ids == [r.id for r in embedded_small if r.id in set(ids)]  # pool order kept
+    assert len(list(labelled_subpool(pool, labels, 100))) == len(embedded_small)

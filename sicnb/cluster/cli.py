@@ -3,6 +3,9 @@
     sicnb cluster --input embedded --input obelix:train --labels obelix --descriptor soap \\
                   --simplification CAN --out wsigma.csv
     sicnb cluster candidates --input embedded --input obelix:train --depth 241 --bvse --out candidates.csv
+    sicnb cluster screen --input embedded --input obelix:train --labels obelix --max-unlabelled 150 \
+                  --restrict ofm=none,CAN --out screen.csv          # Fig. 2.2: descriptor x simplification
+    sicnb cluster screen ... --soap-grid r_cut=2,3,4 n_max=2,4 l_max=2,3 average=outer,inner --out grid.csv  # Table A.1
     sicnb bvse --input obelix:train --workers 2 --out bvse.csv
 """
 from __future__ import annotations
@@ -60,11 +63,68 @@ def _tree(args, pool):
     return tree, cluster_assignments(tree, range(2, args.max_depth + 1))
 
 
+def _screen(args, pool, labels) -> int:
+    """Descriptor x simplification screen (or a SOAP grid), saved after every combination; ranking on stdout."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from sicnb.cli import cache_arg, write_table
+    from sicnb.cluster.descriptors import PAPER_SIMPLIFICATIONS
+    from sicnb.cluster.screening import labelled_subpool, paper_combinations, rank_combinations, soap_grid
+    from sicnb.errors import ParameterError
+
+    pool = labelled_subpool(pool, labels, args.max_unlabelled, seed=args.seed)
+    labels = labels[labels.index.isin({r.id for r in pool})]
+    print(f"sicnb cluster screen: pool {len(pool)} structures, {len(labels)} labelled", file=sys.stderr)
+    if args.soap_grid:
+        grid = {}
+        for item in args.soap_grid:
+            name, _, values = item.partition("=")
+            if name not in ("r_cut", "n_max", "l_max", "average") or not values:
+                raise ParameterError(f"--soap-grid takes r_cut=..., n_max=..., l_max=..., average=...; got {item!r}")
+            grid[name] = [_parse_option(v) for v in values.split(",")]
+        combos = soap_grid(**grid, simplification=args.simplification)
+    else:
+        descs = args.descriptors.split(",") if args.descriptors else None
+        simps = args.simplifications.split(",") if args.simplifications else list(PAPER_SIMPLIFICATIONS)
+        restrict = {}
+        for item in args.restrict or []:
+            name, _, values = item.partition("=")
+            restrict[name] = values.split(",")
+        combos = paper_combinations(descs, simps, restrict=restrict)
+    print(f"sicnb cluster screen: {len(combos)} combinations", file=sys.stderr)
+    done: list = []
+
+    def save(curve):
+        done.append(curve)
+        write_table(pd.concat(done, ignore_index=True), args.out)
+        r = curve.set_index("depth")["ratio_to_control"]
+        print(f"  {curve['combination'].iat[0]:40s} mean W/control {r.mean():.3f}; depth 241: "
+              f"{r.get(241, float('nan')):.3f}  ({int(curve['n_labels'].iat[0])} labels)", file=sys.stderr, flush=True)
+
+    from sicnb.cluster.screening import screen_combinations
+
+    curves = screen_combinations(pool, labels, combos, depths=range(2, args.max_depth + 1), n_control=args.n_control,
+                                 common_labels=False, n_workers=args.workers, cache_dir=cache_arg(args), seed=args.seed,
+                                 on_result=save, progress=True)
+    for name, why in curves.attrs.get("failed", {}).items():
+        print(f"  not scored: {name}: {why[:120]}", file=sys.stderr)
+    ranking = rank_combinations(curves, depth_range=(2, args.max_depth), by="mean_ratio_to_control")
+    out = Path(args.out)
+    write_table(ranking, out.with_name(out.stem + "_ranking" + out.suffix))
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(ranking.head(20).to_string())
+    return 0
+
+
 def _cmd_cluster(args) -> int:
     from sicnb.cli import load_inputs, write_table
 
     pool = load_inputs(args).with_structures()
     labels = _labels(args, pool)
+    if args.action == "screen":
+        return _screen(args, pool, labels)
     tree, A = _tree(args, pool)
     if args.action == "candidates":
         return _candidates(args, pool, labels, tree, A)
@@ -115,8 +175,9 @@ def register(subparsers) -> None:
     from sicnb.cli import add_input_args
 
     p = subparsers.add_parser("cluster", help="Ward clustering + frozen-state W_sigma per depth (Laskowski et al. 2023), or candidates")
-    p.add_argument("action", nargs="?", choices=["wsigma", "candidates"], default="wsigma",
-                   help="wsigma (default): one row per depth; candidates: members of high-sigma clusters at --depth")
+    p.add_argument("action", nargs="?", choices=["wsigma", "candidates", "screen"], default="wsigma",
+                   help="wsigma (default): one row per depth; candidates: members of high-sigma clusters at --depth; "
+                        "screen: every descriptor x simplification (or --soap-grid), one row per combination and depth")
     add_input_args(p)
     p.add_argument("--labels", default="auto",
                    help="obelix (labels of OBELiX records in the pool), known_conductors, auto (obelix, else known_conductors) or a CSV with id,log10_sigma")
@@ -130,6 +191,14 @@ def register(subparsers) -> None:
     p.add_argument("--depth", type=int, default=241, help="candidates: clustering depth (paper: 241)")
     p.add_argument("--bvse", action="store_true", help="candidates: compute BVSE E_a (bvlain; cached)")
     p.add_argument("--band-gap", action="store_true", help="candidates: MEGNet band gap (needs SICNB_MATGL_MODELS)")
+    p.add_argument("--descriptors", default=None, help="screen: comma-separated descriptors (default: all implemented)")
+    p.add_argument("--simplifications", default=None, help="screen: comma-separated simplifications (default: the paper's 9)")
+    p.add_argument("--restrict", action="append", metavar="DESC=S1,S2",
+                   help="screen: run descriptor DESC only on these simplifications (repeatable)")
+    p.add_argument("--max-unlabelled", type=int, default=None,
+                   help="screen: keep every labelled structure plus this many unlabelled ones drawn at random (--seed)")
+    p.add_argument("--soap-grid", nargs="+", metavar="NAME=V1,V2",
+                   help="screen: SOAP grid on --simplification instead, e.g. r_cut=2,3,4 n_max=2,4 l_max=2,3 average=outer,inner")
     p.set_defaults(func=_cmd_cluster)
 
     q = subparsers.add_parser("bvse", help="BVSE percolation barriers E_a_1D/2D/3D (bvlain) per structure")

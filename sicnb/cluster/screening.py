@@ -23,7 +23,7 @@ from sicnb.cluster.ward import DEFAULT_DEPTHS, cluster_assignments, standardize_
 from sicnb.errors import InputError, ParameterError
 
 __all__ = ["Combination", "screen_combinations", "rank_combinations", "soap_grid", "union_table", "alpha_scan",
-           "paper_combinations"]
+           "paper_combinations", "labelled_subpool"]
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,43 @@ class Combination:
         return DESCRIPTORS[self.descriptor].family
 
 
-def paper_combinations(descriptors: Iterable[str] | None = None, simplifications: Sequence[str] | None = None) -> list[Combination]:
-    """Every implemented descriptor × every simplification it is defined on, at default options."""
+def paper_combinations(descriptors: Iterable[str] | None = None, simplifications: Sequence[str] | None = None,
+                       restrict: dict[str, Sequence[str]] | None = None) -> list[Combination]:
+    """Every implemented descriptor × every simplification it is defined on, at default options.
+
+    Compositional descriptors skip the 40 Å³-per-anion forms: rescaling the cell leaves the composition,
+    and so the descriptor, unchanged (CAN-40 would duplicate CAN). ``restrict`` maps a descriptor to the
+    only simplifications to run it on (e.g. the costly Voronoi-based ones on ``none`` and ``CAN``).
+    """
     from sicnb.cluster.descriptors import allowed_simplifications
 
     out = []
     for d in descriptors or DESCRIPTORS:
         for s in allowed_simplifications(d):
-            if simplifications is None or s in simplifications:
-                out.append(Combination.make(d, s))
+            if simplifications is not None and s not in simplifications:
+                continue
+            if DESCRIPTORS[d].input == "composition" and s.endswith("-40"):
+                continue
+            if restrict and d in restrict and s not in restrict[d]:
+                continue
+            out.append(Combination.make(d, s))
     return out
+
+
+def labelled_subpool(pool, labels: pd.Series, max_unlabelled: int | None, seed: int = 0):
+    """Every labelled record of ``pool`` plus at most ``max_unlabelled`` unlabelled ones drawn at random
+    (``seed``), in pool order — the reduced screening pool (the paper: ~26,000 structures, 155–220 labels)."""
+    from sicnb.data import Dataset
+
+    recs = list(pool)
+    if max_unlabelled is None:
+        return pool
+    lab = set(labels.dropna().index)
+    unl = [k for k, r in enumerate(recs) if r.id not in lab]
+    rng = np.random.default_rng(seed)
+    pick = set(rng.choice(unl, size=min(int(max_unlabelled), len(unl)), replace=False).tolist()) if unl else set()
+    keep = [r for k, r in enumerate(recs) if r.id in lab or k in pick]
+    return Dataset(keep, name=f"{getattr(pool, 'name', 'pool')}[labelled+{len(pick)} unlabelled]")
 
 
 def soap_grid(r_cut: Sequence[float] = (2.0, 3.0, 4.0), n_max: Sequence[int] = (2, 4, 5), l_max: Sequence[int] = (2, 3),
@@ -83,6 +110,7 @@ def screen_combinations(
     cache_dir=None,
     progress: bool = False,
     seed: int = 0,
+    on_result=None,
 ) -> pd.DataFrame:
     """W_σ curve (App. A.1) of every combination on one pool; long table, one row per (combination, depth).
 
@@ -90,11 +118,15 @@ def screen_combinations(
     combination is scored on the labelled ids that all combinations could describe, so curves are
     comparable (the paper's combinations were scored on their own subsets; see Fig. A.3).
     Combinations that fail completely are reported in ``attrs['failed']`` and skipped.
+
+    With ``common_labels=False`` each combination is scored as soon as its tree is built and
+    ``on_result(curve_rows)`` (if given) receives its rows — long screens can save as they go. Compare
+    such combinations by ``ratio_to_control`` (W_σ is a sum over labels, so it grows with their number).
     """
     if not combinations:
         raise ParameterError("no combinations to screen")
     labels = labels.dropna()
-    trees, failed = {}, {}
+    trees, failed, rows = {}, {}, []
     for combo in combinations:
         table = descriptor_table(items, combo.descriptor, combo.simplification, dict(combo.options), mobile_ion,
                                  n_workers=n_workers, cache_dir=cache_dir, progress=progress)
@@ -104,6 +136,18 @@ def screen_combinations(
             failed[combo.label] = str(exc)
             continue
         trees[combo] = (tree, int((table["error"] != "").sum()))
+        if not common_labels:
+            curve = _score(combo, *trees.pop(combo), labels, depths, n_control, seed, failed)
+            if curve is not None:
+                rows.append(curve)
+                if on_result is not None:
+                    on_result(curve)
+    if not common_labels:
+        if not rows:
+            raise InputError(f"no combination could be scored: {failed}")
+        out = pd.concat(rows, ignore_index=True)
+        out.attrs["failed"] = failed
+        return out
     if not trees:
         raise InputError(f"every combination failed: {failed}")
     lab = labels
@@ -112,22 +156,10 @@ def screen_combinations(
         for tree, _ in trees.values():
             common &= set(tree.ids)
         lab = labels[labels.index.isin(common)]
-    rows = []
     for combo, (tree, n_failed) in trees.items():
-        A = cluster_assignments(tree, depths)
-        try:
-            curve = w_sigma_curve(A, lab, n_control=n_control, seed=seed)
-        except InputError as exc:
-            failed[combo.label] = str(exc)
-            continue
-        curve.insert(0, "combination", combo.label)
-        curve.insert(1, "descriptor", combo.descriptor)
-        curve.insert(2, "simplification", combo.simplification)
-        curve.insert(3, "options", json.dumps(dict(combo.options), sort_keys=True))
-        curve.insert(4, "family", combo.family)
-        curve["n_structures"] = tree.n_leaves
-        curve["n_failed"] = n_failed
-        rows.append(curve)
+        curve = _score(combo, tree, n_failed, lab, depths, n_control, seed, failed)
+        if curve is not None:
+            rows.append(curve)
     if not rows:
         raise InputError(f"no combination could be scored: {failed}")
     out = pd.concat(rows, ignore_index=True)
@@ -135,8 +167,27 @@ def screen_combinations(
     return out
 
 
-def rank_combinations(curves: pd.DataFrame, depth_range: tuple[int, int] = (2, 50), value: str = "W_sigma") -> pd.DataFrame:
-    """Mean W over ``depth_range`` (inclusive; Fig. 2.2 uses 2–50) per combination, ascending.
+def _score(combo, tree, n_failed, labels, depths, n_control, seed, failed):
+    A = cluster_assignments(tree, depths)
+    try:
+        curve = w_sigma_curve(A, labels, n_control=n_control, seed=seed)
+    except InputError as exc:
+        failed[combo.label] = str(exc)
+        return None
+    curve.insert(0, "combination", combo.label)
+    curve.insert(1, "descriptor", combo.descriptor)
+    curve.insert(2, "simplification", combo.simplification)
+    curve.insert(3, "options", json.dumps(dict(combo.options), sort_keys=True))
+    curve.insert(4, "family", combo.family)
+    curve["n_structures"] = tree.n_leaves
+    curve["n_failed"] = n_failed
+    return curve
+
+
+def rank_combinations(curves: pd.DataFrame, depth_range: tuple[int, int] = (2, 50), value: str = "W_sigma",
+                      by: str = "mean") -> pd.DataFrame:
+    """Mean W over ``depth_range`` (inclusive; Fig. 2.2 uses 2–50) per combination, ascending in ``by``
+    (``"mean"``, or ``"mean_ratio_to_control"`` when combinations were scored on different label sets).
 
     Columns: combination, descriptor, simplification, family, mean, std, control_mean, mean_ratio_to_control,
     best_of_descriptor (the best simplification/options per descriptor, as Fig. 2.2 shows).
@@ -150,7 +201,11 @@ def rank_combinations(curves: pd.DataFrame, depth_range: tuple[int, int] = (2, 5
         agg["control_mean"] = (f"{value}_control_mean", "mean")
         agg["mean_ratio_to_control"] = ("ratio_to_control", "mean")
     g = sel.groupby(["combination", "descriptor", "simplification", "family"], as_index=False).agg(**agg)
-    g = g.sort_values("mean").reset_index(drop=True)
+    if "n_labels" in sel:
+        g = g.merge(sel.groupby("combination", as_index=False)["n_labels"].first(), on="combination")
+    if by not in g:
+        raise ParameterError(f"cannot rank by {by!r}; choose from {[c for c in g.columns if c.startswith('mean')]}")
+    g = g.sort_values(by).reset_index(drop=True)
     g["best_of_descriptor"] = ~g.duplicated("descriptor")
     return g
 

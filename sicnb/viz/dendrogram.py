@@ -137,7 +137,9 @@ def dendrogram_widget(Z: np.ndarray, assignments: pd.DataFrame, labels: pd.Serie
                         for c in counts.sort_values(ascending=False).index]
         with fig_out:
             fig_out.clear_output(wait=True)
-            show(dendrogram_figure(Z, assignments, labels, slider.value, low_ea=low_ea))
+            # plotly's own view only: a kaleido PNG rendered inside an ipywidgets Output capture never lets
+            # papermill/nbclient see the cell finish (the kernel goes idle, the client waits forever)
+            show(dendrogram_figure(Z, assignments, labels, slider.value, low_ea=low_ea), static=False)
 
     def _members(*_):
         if pick.value is None:
