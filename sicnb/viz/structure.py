@@ -157,7 +157,7 @@ def _atoms_trace_data(structure: Structure, name: str) -> dict:
     symbols = [site.specie.symbol for site in shown]
     rgb = [colors.get(el, _FALLBACK_COLOR) for el in symbols]
     return dict(
-        x=cart[:, 0], y=cart[:, 1], z=cart[:, 2],
+        x=cart[:, 0].tolist(), y=cart[:, 1].tolist(), z=cart[:, 2].tolist(),
         marker=dict(size=[6 + 10 * _radius(el) for el in symbols], color=[f"rgb{c}" for c in rgb], line=dict(color="#333", width=1)),
         text=[f"{el} #{i}<br>{occ}" for i, (el, occ) in enumerate(zip(symbols, shown.site_properties["occupancy"]))],
     )
