@@ -7,7 +7,8 @@ frontend picks the richest one it can render:
 consumer                         what it shows
 ===============================  ==========================================================
 JupyterLab, live kernel          the widget (``application/vnd.jupyter.widget-view+json``) or
-                                 plotly's own renderer (``application/vnd.plotly.v1+json``)
+                                 plotly's own renderer (``application/vnd.plotly.v1+json``),
+                                 which also stores a PNG of the figure when the notebook is saved
 JupyterLab, reopened / papermill plotly's renderer for figures; the PNG for widgets
 ``sicnb demo`` HTML (nbconvert)  the PNG (:func:`sicnb.notebooks.to_html` prefers images)
 GitHub, nbviewer                 the PNG
@@ -176,6 +177,12 @@ def figure_bundle(fig, static: bool = True) -> dict[str, Any]:
     return bundle
 
 
+def _plotly_renders_png() -> bool:
+    """True in a live JupyterLab/Notebook 7 session (kernel started by a Jupyter server), whose
+    jupyterlab-plotly renderer stores a PNG of each figure it draws in the notebook."""
+    return display_mode() == "live" and bool(os.environ.get("JPY_SESSION_NAME"))
+
+
 def find_figures(widget) -> list:
     """Plotly FigureWidgets inside a widget tree (``children`` of boxes, depth-first)."""
     from plotly.basewidget import BaseFigureWidget
@@ -267,7 +274,9 @@ def show(obj, static: bool = True, static_fig=None) -> None:
     from plotly.basewidget import BaseFigureWidget
 
     if isinstance(obj, (go.Figure, dict)) and not isinstance(obj, BaseFigureWidget):
-        _display(figure_bundle(obj, static=static))
+        # In JupyterLab/Notebook 7 the plotly renderer draws the live figure and writes its own PNG
+        # into the saved notebook; elsewhere (papermill, other frontends) kaleido makes the PNG here.
+        _display(figure_bundle(obj, static=static and not _plotly_renders_png()))
         return
     if isinstance(obj, BaseFigureWidget) and display_mode() == "static":
         _display(figure_bundle(obj, static=static))
