@@ -3,13 +3,19 @@
 Baseline (what the paper describes, done the direct way, as in the authors' public code): for EVERY Li
 site of the cell, neighbours within R found by brute force over an explicit supercell, then ripser
 Vietoris–Rips up to dimension 2 with ``thresh = R`` on the Li-only and the Li-free clouds.
-sicnb: symmetry-distinct sites only, pymatgen's neighbour search, gudhi with edge collapse, H0 of
-Li-only by minimum spanning tree, H0/H1 of Li-free.
+sicnb (``topology_features``): symmetry-distinct sites only, one periodic neighbour search per structure,
+Li-only H0 by minimum spanning tree, Li-free H0/H1 by gudhi's double-precision Ripser.
+
+Selection (the paper's scale, ~100-atom cells): every structure with 60–160 sites of OBELiX (CIFs under
+``$SICNB_DATA_DIR``, split "all") and of the embedded pool, sorted by id; ``--n`` of them taken at even
+spacing through that list (blind to the number of Li sites and to symmetry). ``--ids`` overrides.
+Both sides are warmed up (imports) on a two-atom cell before timing.
 
 Checks that, for every Li site, the baseline's H0/H1 diagrams equal sicnb's diagrams of its symmetry
-representative (bottleneck distance ≤ 1e-5 Å: ripser computes in float32), then prints the time ratio.
+representative (bottleneck distance ≤ 1e-5 Å: ripser.py computes in float32), then prints per-structure
+and total time ratios.
 
-    OMP_NUM_THREADS=1 nice python bench/bench_topology.py --n 6
+    SICNB_DATA_DIR=... OMP_NUM_THREADS=1 nice python bench/bench_topology.py --n 4
 """
 from __future__ import annotations
 
@@ -42,43 +48,70 @@ def baseline_site_barcodes(structure, site_index, R=10.0, maxdim=2):
     return li, fw
 
 
-def main():
-    import gudhi
+def select(n, min_sites=60, max_sites=160, ids=None):
+    """The bench structures: see the module docstring."""
+    import os
+    import warnings
 
     from sicnb.data import embedded
+
+    recs = [r for r in embedded() if r.structure is not None]
+    if os.environ.get("SICNB_DATA_DIR"):
+        from sicnb.data import obelix
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            recs += [r for r in obelix("all") if r.structure is not None]
+    has_li = lambda s: any(any(getattr(sp, "symbol", "") == "Li" for sp in x.species) for x in s)  # noqa: E731
+    if ids:
+        by_id = {r.id: r for r in recs}
+        return [by_id[i] for i in ids]
+    pool = sorted((r for r in recs if min_sites <= len(r.structure) <= max_sites and has_li(r.structure)), key=lambda r: r.id)
+    if n >= len(pool):
+        return pool
+    return [pool[int(k)] for k in np.linspace(0, len(pool) - 1, n).round()]
+
+
+def main():
+    import gudhi
+    from pymatgen.core import Lattice, Structure
+
     from sicnb.structure import mobile_sites
     from sicnb.topology import topology_features
-    from sicnb.topology.barcodes import h0_deaths, rips_barcode, site_clouds
+    from sicnb.topology.barcodes import h0_deaths, rips_barcode, structure_clouds
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=6, help="number of structures (ordered, 20–60 sites, from the embedded pool)")
+    ap.add_argument("--n", type=int, default=4, help="number of structures (even spacing through the 60–160-site list)")
+    ap.add_argument("--ids", nargs="*", help="explicit ids instead (e.g. obelix:019 mp-...)")
     ap.add_argument("--radius", type=float, default=10.0)
-    ap.add_argument("--max-li", type=int, default=4, help="only structures with at most this many Li sites (baseline cost)")
     args = ap.parse_args()
     R = args.radius
-    pool = [r for r in embedded() if r.structure.is_ordered and 20 <= len(r.structure) <= 60
-            and sum(sp.symbol == "Li" for sp in r.structure.species) <= args.max_li]
-    step = max(1, len(pool) // args.n)
-    recs = pool[::step][: args.n]
+    recs = select(args.n, ids=args.ids)
+    warm = Structure(Lattice.cubic(4.0), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    topology_features(warm, radius_angstrom=R)
+    baseline_site_barcodes(warm, 0, R)
+    print(f"| structure | id | sites | Li sites | distinct Li | baseline s | sicnb s | ratio | max bottleneck Å |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     t_base = t_sicnb = 0.0
-    worst = 0.0
+    worst_all = 0.0
     n_sites = 0
     for rec in recs:
         s = rec.structure
         t0 = time.perf_counter()
         topology_features(s, radius_angstrom=R)
-        t_sicnb += time.perf_counter() - t0
+        ts = time.perf_counter() - t0
         # sicnb diagrams of every representative (not timed: the timed call above computes the same)
         reps = {}
-        for m in mobile_sites(s):
-            c = site_clouds(s, m.index, R)
+        sites = mobile_sites(s)
+        for m, c in zip(sites, structure_clouds(s, [m.index for m in sites], R)):
             d, _ = h0_deaths(c.mobile_points, R)
             fw = rips_barcode(c.framework_points, R, 1)
             for i in m.equivalent_indices:
                 reps[i] = (d, fw)
         t0 = time.perf_counter()
         base = {i: baseline_site_barcodes(s, i, R) for i in range(len(s)) if i in reps}
-        t_base += time.perf_counter() - t0
+        tb = time.perf_counter() - t0
+        worst = 0.0
         for i, (li, fw) in base.items():
             d, bc = reps[i]
             li0 = np.column_stack([np.zeros(len(d)), d])
@@ -87,14 +120,15 @@ def main():
                 a = fw[k][np.isfinite(fw[k][:, 1])] if k == 0 else fw[k]
                 b = bc.dim(k)[np.isfinite(bc.dim(k)[:, 1])] if k == 0 else bc.dim(k)
                 worst = max(worst, gudhi.bottleneck_distance(a, b))
+        t_base += tb
+        t_sicnb += ts
+        worst_all = max(worst_all, worst)
         n_sites += len(base)
-        print(f"{rec.id} {s.composition.reduced_formula:>16s} sites={len(s):3d} Li sites={len(base):3d}  "
-              f"baseline {t_base:8.1f} s  sicnb {t_sicnb:6.2f} s (cumulative)", flush=True)
-    print(f"\n{len(recs)} structures, {n_sites} Li sites, R = {R} Å")
-    print(f"baseline (every site, brute force, ripser maxdim 2): {t_base:.1f} s")
-    print(f"sicnb (distinct sites, gudhi + edge collapse):       {t_sicnb:.2f} s")
-    print(f"speed-up: {t_base / t_sicnb:.0f}x   max bottleneck distance between diagrams: {worst:.2e} Å")
-    assert worst <= 1e-5, "diagrams differ"  # ripser stores distances in float32 (~5e-6 Å at 10 Å)
+        print(f"| {s.composition.reduced_formula} | {rec.id} | {len(s)} | {len(base)} | {len(sites)} | {tb:.1f} | {ts:.2f} | "
+              f"{tb / ts:.0f}× | {worst:.1e} |", flush=True)
+    print(f"| **total** | {len(recs)} structures | | {n_sites} | | {t_base:.1f} | {t_sicnb:.2f} | **{t_base / t_sicnb:.0f}×** | {worst_all:.1e} |")
+    print(f"\nR = {R} Å; baseline = every Li site, brute-force neighbours, ripser.py maxdim 2; sicnb = topology_features")
+    assert worst_all <= 1e-5, "diagrams differ"  # ripser.py stores distances in float32 (~5e-6 Å at 10 Å)
 
 
 if __name__ == "__main__":
