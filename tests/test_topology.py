@@ -48,12 +48,43 @@ def test_octahedron_h2_and_threshold_truncation():
     assert np.isinf(rips_barcode(octa, 1.9, 2).dim(2)[0, 1])
 
 
-def test_edge_collapse_keeps_diagrams(lifepo4):
+def test_fast_backend_equals_uncollapsed_simplex_tree(lifepo4):
+    """Ripser (default), Ripser + edge collapse and SimplexTree + edge collapse all give the diagrams of the
+    uncollapsed gudhi SimplexTree, value for value (same double-precision filtration)."""
     c = site_clouds(lifepo4, [i for i, s in enumerate(lifepo4) if s.specie.symbol == "Li"][0], 7.0)
-    a = rips_barcode(c.framework_points, 7.0, 1, collapse=True)
-    b = rips_barcode(c.framework_points, 7.0, 1, collapse=False)
-    for k in (0, 1):
-        np.testing.assert_allclose(a.dim(k), b.dim(k), rtol=0, atol=1e-12)
+    ref = rips_barcode(c.framework_points, 7.0, 1, collapse=False, backend="simplex_tree")
+    assert len(ref.dim(1)) > 10
+    for kw in ({}, {"collapse": True}, {"collapse": True, "backend": "simplex_tree"}):
+        bc = rips_barcode(c.framework_points, 7.0, 1, **kw)
+        for k in (0, 1):
+            np.testing.assert_array_equal(bc.dim(k), ref.dim(k), err_msg=str(kw))
+    with pytest.raises(ParameterError):
+        rips_barcode(c.framework_points, 7.0, 1, backend="dionysus")
+
+
+def test_structure_clouds_match_brute_force_images(lifepo4):
+    """One neighbour search for all sites gives, per site, exactly the atoms of the periodic crystal within R,
+    found here by brute force over an explicit supercell, split into Li-only and Li-free."""
+    from sicnb.topology import structure_clouds
+
+    R = 6.0
+    li = [i for i, s in enumerate(lifepo4) if s.specie.symbol == "Li"]
+    clouds = structure_clouds(lifepo4, li, R)
+    g = np.arange(-3, 4)
+    shifts = np.array([(a, b, c) for a in g for b in g for c in g], float)
+    is_li = np.array([s.specie.symbol == "Li" for s in lifepo4])
+    for i, c in zip(li, clouds):
+        cart = (lifepo4.frac_coords[None, :, :] + shifts[:, None, :]) @ lifepo4.lattice.matrix - lifepo4[i].coords
+        d = np.linalg.norm(cart, axis=2)
+        inside = (d <= R + 1e-6) & (d > 1e-8)
+        want_li = np.vstack([np.zeros((1, 3)), cart[inside & is_li[None, :]]])
+        want_fw = cart[inside & ~is_li[None, :]]
+        key = lambda p: p[np.lexsort(np.round(p, 6).T[::-1])]  # noqa: E731
+        np.testing.assert_allclose(key(c.mobile_points), key(want_li), atol=1e-9)
+        np.testing.assert_allclose(key(c.framework_points), key(want_fw), atol=1e-9)
+        one = site_clouds(lifepo4, i, R)
+        np.testing.assert_array_equal(one.framework_points, c.framework_points)
+        assert one.framework_species == c.framework_species and set(c.framework_species) == {"Fe", "P", "O"}
 
 
 def test_h0_deaths_is_rips_h0(lifepo4):

@@ -6,7 +6,9 @@ affinity propagation, and the chemical rules (1)–(8) of Sec. 2.4.
 >>> from sicnb.topology import topology_features, topological_screen
 >>> table = topological_screen(pmap(topology_features, dataset, {"radius_angstrom": 10.0}))
 """
-from sicnb.topology.barcodes import Barcode, SiteClouds, betti_at, h0_deaths, rips_barcode, site_clouds
+from sicnb.topology.barcodes import (
+    Barcode, SiteClouds, betti_at, h0_deaths, rips_barcode, site_clouds, structure_clouds,
+)
 from sicnb.topology.chemistry import ChemicalRule, apply_chemical_rules, chemical_rules, default_rules
 from sicnb.topology.features import (
     AUTHORS_CODE_FEATURE_NAMES, FEATURE_NAMES, SiteTopology, r_connected, site_topology, structure_site_topologies,
@@ -18,7 +20,7 @@ from sicnb.topology.screening import (
 )
 
 __all__ = [
-    "Barcode", "SiteClouds", "betti_at", "h0_deaths", "rips_barcode", "site_clouds", "ChemicalRule", "apply_chemical_rules",
+    "Barcode", "SiteClouds", "betti_at", "h0_deaths", "rips_barcode", "site_clouds", "structure_clouds", "ChemicalRule", "apply_chemical_rules",
     "chemical_rules", "default_rules", "AUTHORS_CODE_FEATURE_NAMES", "FEATURE_NAMES", "SiteTopology", "r_connected",
     "site_topology", "structure_site_topologies", "topology_features", "RHO_CYCLES_MAX", "R_CONNECTED_MAX_ANGSTROM",
     "TopologicalFeaturizer", "affinity_clusters", "cluster_enrichment", "funnel", "known_conductor_flags", "topological_screen",
