@@ -2,7 +2,7 @@
 
     python bench/bench_classify.py cv [--levels 0 1] [--reps CAMN CAMNS] [--loco] [--sendek] [--epochs 100]
         k-fold (and LOCO) CV on the OBELiX training split with controls.
-        Baseline: paper (own ICSD data) LOCO AUC-PR/MCC 0.86/0.61 (V0), 0.85/0.58 (V1); issue-6 probe
+        Baseline: paper (own ICSD data) LOCO AUC-PR/MCC 0.85/0.58 (V0), 0.86/0.61 (V1); issue-6 probe
         (pooled V0 + random forest, OBELiX) AUC-PR 0.64, MCC 0.36 on an independent split.
     python bench/bench_classify.py hpo [--trials 30] [--cpu-budget 900] [--epochs 50] [--folds 3] [--out hpo.json]
         Optuna search (TPE + median pruning over folds) for CAMN-V0 AtomSets by k-fold CV inside the

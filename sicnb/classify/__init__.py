@@ -8,11 +8,15 @@ Pieces: :mod:`~sicnb.classify.features` (V0–V3 occupancy-weighted MEGNet atom 
 CAMNS/CANS), :mod:`~sicnb.classify.atomsets` (AtomSets set2set classifier), :mod:`~sicnb.classify.validation`
 (k-fold / LOCO CV with controls), :mod:`~sicnb.classify.sendek` (logistic-regression baseline),
 :mod:`~sicnb.classify.ensemble` (P_SI mean/std, d_training, safe model folders),
-:mod:`~sicnb.classify.screening` (training, prediction, E_g screen, Table 2-style output).
+:mod:`~sicnb.classify.screening` (training, prediction, E_g screen, Table 2-style output),
+:mod:`~sicnb.classify.hpo` (Optuna search within a CPU budget, Methods 4.4), :mod:`~sicnb.classify.ordering`
+(lowest-Ewald ordering of non-Li disorder vs the linear-combination representation, Fig. 2).
 """
 from sicnb.classify.atomsets import AtomSetsClassifier
 from sicnb.classify.ensemble import DEFAULT_MODEL_DIR, FeatureSet, SuperionicEnsemble, featurize, load_model, superionic_labels
 from sicnb.classify.features import LEVELS, REPRESENTATIONS, atom_features, elemental_embeddings, site_embeddings
+from sicnb.classify.hpo import HPOResult, tune_atomsets
+from sicnb.classify.ordering import order_framework, ordered_vs_disordered, ordering_plan
 from sicnb.classify.screening import band_gap, predict, screen, top_candidates, train_ensemble, training_set
 from sicnb.classify.sendek import SENDEK_FEATURES, sendek_features, sendek_model
 from sicnb.classify.validation import (
@@ -25,5 +29,6 @@ __all__ = [
     "superionic_labels", "atom_features", "site_embeddings", "elemental_embeddings", "LEVELS", "REPRESENTATIONS",
     "predict", "screen", "top_candidates", "train_ensemble", "training_set", "band_gap", "sendek_features",
     "sendek_model", "SENDEK_FEATURES", "classification_metrics", "control_metrics", "cross_validate",
-    "elmd_distance_matrix", "kfold_splits", "loco_clusters", "loco_splits", "summarize_cv",
+    "elmd_distance_matrix", "kfold_splits", "loco_clusters", "loco_splits", "summarize_cv", "tune_atomsets",
+    "HPOResult", "order_framework", "ordered_vs_disordered", "ordering_plan",
 ]
