@@ -139,7 +139,9 @@ def test_dask_dashboard_link_goes_through_the_hub_proxy():
 
 
 def _repo2docker() -> list[str] | None:
-    exe = os.environ.get("SICNB_REPO2DOCKER") or shutil.which("repo2docker") or shutil.which("jupyter-repo2docker")
+    beside_python = Path(sys.executable).parent / "repo2docker"  # the venv's script when it is not on PATH
+    exe = (os.environ.get("SICNB_REPO2DOCKER") or shutil.which("repo2docker") or shutil.which("jupyter-repo2docker")
+           or (str(beside_python) if beside_python.exists() else None))
     return [exe] if exe else None
 
 
