@@ -18,11 +18,15 @@ was used.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+
 import math
 import warnings
 from typing import Any
 
-from pymatgen.core import Species, Structure
+import numpy as np
+from pymatgen.core import Element, Species, Structure
 
 from sicnb.errors import ParameterError, StructureError, require
 
@@ -79,11 +83,21 @@ def bvse_barriers(
     ordered = Structure(ordered.lattice, species, ordered.frac_coords)
     ion = f"{mobile_ion}{mobile_oxidation_state}{'+' if mobile_oxidation_state > 0 else '-'}"
     calc = bvlain.Lain(verbose=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        calc.read_structure(ordered, oxi_check=False)
-        calc.bvse_distribution(mobile_ion=ion, r_cut=float(r_cut_angstrom), resolution=float(resolution_angstrom))
-        energies = calc.percolation_barriers(encut=float(encut_eV))
+    chatter = io.StringIO()  # bvlain prints its own complaints; they become the error message instead
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(chatter):
+            warnings.simplefilter("ignore")
+            calc.read_structure(ordered, oxi_check=False)
+            calc.bvse_distribution(mobile_ion=ion, r_cut=float(r_cut_angstrom), resolution=float(resolution_angstrom))
+            energies = calc.percolation_barriers(encut=float(encut_eV))
+    except KeyError as exc:
+        charges = sorted({f"{sp.symbol}{sp.oxi_state:+d}" for sp in species if sp.symbol != mobile_ion})
+        key = exc.args[0] if exc.args else None
+        missing = Element.from_Z(int(key)).symbol if isinstance(key, (int, np.integer)) and 0 < int(key) < 119 else repr(key)
+        raise StructureError(
+            f"{structure.composition.reduced_formula}: bvlain has no BVSE parameters for {ion} against {missing} "
+            f"at these oxidation states ({', '.join(charges)}); no barrier can be computed for this structure"
+        ) from None
     out: dict[str, Any] = {}
     for dim in ("1D", "2D", "3D"):
         e = float(energies[f"E_{dim}"])
@@ -96,4 +110,4 @@ def bvse_barriers(
     return out
 
 
-bvse_barriers.cache_version = 1  # type: ignore[attr-defined]
+bvse_barriers.cache_version = 2  # type: ignore[attr-defined]
