@@ -136,3 +136,16 @@ def test_labelled_subpool_keeps_every_label_and_draws_unlabelled_reproducibly(em
     assert len(ids) == 5 and set(labels.index) <= set(ids) and ids == [r.id for r in b]
     assert ids == [r.id for r in embedded_small if r.id in set(ids)]  # pool order kept
     assert len(list(labelled_subpool(pool, labels, 100))) == len(embedded_small)
+
+
+def test_ward_tree_uses_the_descriptor_as_computed_unless_asked_to_standardize():
+    # "big" separates {a,b} from {c,d} by 100 units, "small" separates {a,c} from {b,d} by 1 unit; the error row is dropped
+    table = pd.DataFrame({"big": [0.0, 0.0, 100.0, 100.0, 0.0], "small": [0.0, 1.0, 0.0, 1.0, 0.5],
+                          "error": ["", "", "", "", "StructureError: no anion"]}, index=list("abcde"))
+    raw = ward_tree(table)
+    assert raw.ids == list("abcd") and list(raw.dropped.index) == ["e"]
+    A = cluster_assignments(raw, [2])[2]
+    assert A["a"] == A["b"] != A["c"] == A["d"]
+    np.testing.assert_allclose(raw.X[:, 0], [0, 0, 100, 100])  # not rescaled
+    std = ward_tree(table, standardize=True)
+    np.testing.assert_allclose(std.X.std(axis=0), 1.0)

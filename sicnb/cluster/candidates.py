@@ -2,7 +2,7 @@
 
 1. :func:`select_candidates` — at depth d (paper: 241), every cluster that contains a high-conductivity
    label (σ > 1e-5 S/cm) and the cluster directly adjacent to it (nearest centroid, Euclidean, in
-   the standardised descriptor space of the clustering).
+   the descriptor space the clustering was built on).
 2. :func:`filter_candidates` — E_hull ≤ 70 meV/atom (where data gives it), E_g ≥ 1 eV (data or the
    MEGNet band-gap model, :func:`megnet_band_gap`), BVSE E_a < 0.6 eV; ranked by BVSE E_a.
    A missing value never passes silently: ``filter_notes`` says which filter could not be applied.

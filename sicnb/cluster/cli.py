@@ -59,7 +59,7 @@ def _tree(args, pool):
     n_bad = int((table["error"] != "").sum())
     if n_bad:
         print(f"sicnb cluster: {n_bad} structures could not be described (error rows; not clustered)", file=sys.stderr)
-    tree = ward_tree(table)
+    tree = ward_tree(table, standardize=args.standardize)
     return tree, cluster_assignments(tree, range(2, args.max_depth + 1))
 
 
@@ -107,7 +107,7 @@ def _screen(args, pool, labels) -> int:
 
     curves = screen_combinations(pool, labels, combos, depths=range(2, args.max_depth + 1), n_control=args.n_control,
                                  common_labels=False, n_workers=args.workers, cache_dir=cache_arg(args), seed=args.seed,
-                                 on_result=save, progress=True)
+                                 on_result=save, progress=True, standardize=args.standardize)
     for name, why in curves.attrs.get("failed", {}).items():
         print(f"  not scored: {name}: {why[:120]}", file=sys.stderr)
     ranking = rank_combinations(curves, depth_range=(2, args.max_depth), by="mean_ratio_to_control")
@@ -185,6 +185,8 @@ def register(subparsers) -> None:
     p.add_argument("--descriptor", default="soap", help="descriptor name (soap, mxrd, density, rdf, ...)")
     p.add_argument("--simplification", default="CAN", help="none, CAMN, CAN, AM, A or their -40 forms")
     p.add_argument("--option", nargs=2, action="append", metavar=("NAME", "VALUE"), help="descriptor hyperparameter, e.g. --option r_cut 4")
+    p.add_argument("--standardize", action="store_true",
+                   help="z-score descriptor columns before Ward (default: distances on the descriptor as computed, as the paper)")
     p.add_argument("--max-depth", type=int, default=300, help="deepest clustering (number of clusters), default 300")
     p.add_argument("--n-control", type=int, default=100, help="random-assignment control draws (default 100)")
     p.add_argument("--seed", type=int, default=0)

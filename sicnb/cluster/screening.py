@@ -4,7 +4,7 @@
   Ward tree → clusters at every depth → frozen-state W_σ and its random control; one long table.
 * :func:`rank_combinations` — mean W_σ over a depth range per combination, ascending (Fig. 2.2 order).
 * :func:`soap_grid` — SOAP hyperparameter combinations of Table A.1 (pass a reduced grid and say so).
-* :func:`union_table` / :func:`alpha_scan` — d_AB = d_A ∪ α d_B on standardised descriptors and the
+* :func:`union_table` / :func:`alpha_scan` — d_AB = d_A ∪ α d_B on the descriptors as computed (as the paper) and the
   W_σ curve for each mixing ratio α (paper: α from 1e-6 to 1e6).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 
 from sicnb.cluster.descriptors import DESCRIPTORS
 from sicnb.cluster.transformers import descriptor_table
-from sicnb.cluster.ward import DEFAULT_DEPTHS, cluster_assignments, standardize_features, w_sigma_curve, ward_tree
+from sicnb.cluster.ward import DEFAULT_DEPTHS, cluster_assignments, descriptor_matrix, w_sigma_curve, ward_tree
 from sicnb.errors import InputError, ParameterError
 
 __all__ = ["Combination", "screen_combinations", "rank_combinations", "soap_grid", "union_table", "alpha_scan",
@@ -111,13 +111,15 @@ def screen_combinations(
     progress: bool = False,
     seed: int = 0,
     on_result=None,
+    standardize: bool = False,
 ) -> pd.DataFrame:
     """W_σ curve (App. A.1) of every combination on one pool; long table, one row per (combination, depth).
 
     ``labels``: log10 σ (log10 S/cm) indexed by id (or E_a in eV for W_Ea). With ``common_labels`` every
     combination is scored on the labelled ids that all combinations could describe, so curves are
     comparable (the paper's combinations were scored on their own subsets; see Fig. A.3).
-    Combinations that fail completely are reported in ``attrs['failed']`` and skipped.
+    Combinations that fail completely are reported in ``attrs['failed']`` and skipped. Ward distances are
+    on the descriptors as computed unless ``standardize`` (see :func:`sicnb.cluster.ward.ward_tree`).
 
     With ``common_labels=False`` each combination is scored as soon as its tree is built and
     ``on_result(curve_rows)`` (if given) receives its rows — long screens can save as they go. Compare
@@ -131,7 +133,7 @@ def screen_combinations(
         table = descriptor_table(items, combo.descriptor, combo.simplification, dict(combo.options), mobile_ion,
                                  n_workers=n_workers, cache_dir=cache_dir, progress=progress)
         try:
-            tree = ward_tree(table)
+            tree = ward_tree(table, standardize=standardize)
         except InputError as exc:
             failed[combo.label] = str(exc)
             continue
@@ -210,10 +212,14 @@ def rank_combinations(curves: pd.DataFrame, depth_range: tuple[int, int] = (2, 5
     return g
 
 
-def union_table(table_a: pd.DataFrame, table_b: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """d_AB = d_A ∪ α d_B (App. A.3): both standardised, B scaled by α, on their common ids."""
-    Xa, ida, na, _ = standardize_features(table_a)
-    Xb, idb, nb, _ = standardize_features(table_b)
+def union_table(table_a: pd.DataFrame, table_b: pd.DataFrame, alpha: float, standardize: bool = False) -> pd.DataFrame:
+    """d_AB = d_A ∪ α d_B (App. A.3): B scaled by α and appended to A, on their common ids.
+
+    As in the paper the descriptors are concatenated as computed (hence its tiny α, 2–4·10⁻⁶, for the
+    sine Coulomb matrix next to SOAP); ``standardize=True`` z-scores both first.
+    """
+    Xa, ida, na, _ = descriptor_matrix(table_a, standardize=standardize)
+    Xb, idb, nb, _ = descriptor_matrix(table_b, standardize=standardize)
     common = [i for i in ida if i in set(idb)]
     if len(common) < 2:
         raise InputError("the two descriptor tables share fewer than 2 usable structures")
@@ -226,12 +232,13 @@ def union_table(table_a: pd.DataFrame, table_b: pd.DataFrame, alpha: float) -> p
 
 
 def alpha_scan(table_a: pd.DataFrame, table_b: pd.DataFrame, labels: pd.Series, alphas: Sequence[float],
-               depths: Sequence[int] = DEFAULT_DEPTHS, n_control: int = 0, include_first_order: bool = True) -> pd.DataFrame:
+               depths: Sequence[int] = DEFAULT_DEPTHS, n_control: int = 0, include_first_order: bool = True,
+               standardize: bool = False) -> pd.DataFrame:
     """W_σ per depth for d_A ∪ α d_B at each α (App. A.3); ``alpha=0`` rows are d_A alone on the same ids."""
     rows = []
     alist = ([0.0] if include_first_order else []) + [float(a) for a in alphas]
     for a in alist:
-        u = union_table(table_a, table_b, a)
+        u = union_table(table_a, table_b, a, standardize=standardize)
         if a == 0.0:
             u = u[[c for c in u.columns if c.startswith("A:")]]
         tree = ward_tree(u, standardize=False)

@@ -1,7 +1,12 @@
 """Ward agglomerative clustering cut at every depth, and the label-variance score W_σ (thesis §2.3, App. A.1).
 
-* :func:`ward_tree` — standardise a descriptor table (zero-mean, unit-variance columns; constant
-  columns dropped) and build scipy's Ward linkage (Ward's minimum-variance criterion, thesis eq. for W).
+* :func:`ward_tree` — scipy's Ward linkage (Ward's minimum-variance criterion, thesis eq. for W) on the
+  Euclidean distances between descriptor vectors **as computed**, the way the authors clustered
+  (their published code runs ``scipy.cluster.hierarchy.linkage(..., 'ward')`` on pairwise distances of
+  the unscaled features, FALL-ML/materials-discovery, Step 5). ``standardize=True`` z-scores every
+  column first instead — an option, not the paper: on the open pool it makes the rare SOAP channels
+  (a species pair present in a few structures) dominate the top splits, so that W_σ equals the control
+  at depths 2–3 (bench/RESULTS.md).
 * :func:`cluster_assignments` — the cluster of every structure at each depth (number of clusters)
   2…300; a cluster is named by its scipy linkage node id (leaves 0…n−1, merge i → n+i), so ids are
   stable across depths and match the dendrogram.
@@ -28,7 +33,7 @@ import pandas as pd
 from sicnb.errors import InputError, ParameterError
 
 __all__ = [
-    "WardTree", "standardize_features", "ward_tree", "cluster_assignments", "frozen_ward_variance",
+    "WardTree", "descriptor_matrix", "standardize_features", "ward_tree", "cluster_assignments", "frozen_ward_variance",
     "random_control", "w_sigma_curve", "DEFAULT_DEPTHS",
 ]
 
@@ -38,7 +43,7 @@ DEFAULT_DEPTHS = tuple(range(2, 301))
 
 @dataclass
 class WardTree:
-    """A Ward hierarchy over ``ids``: scipy linkage matrix ``Z`` and the standardised features ``X``."""
+    """A Ward hierarchy over ``ids``: scipy linkage matrix ``Z`` and the features ``X`` it was built on."""
 
     ids: list[str]
     Z: np.ndarray
@@ -51,11 +56,11 @@ class WardTree:
         return len(self.ids)
 
 
-def standardize_features(table: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str], pd.Series]:
+def descriptor_matrix(table: pd.DataFrame, standardize: bool = False) -> tuple[np.ndarray, list[str], list[str], pd.Series]:
     """Descriptor table (id-indexed; optional ``error`` column) → (X, ids, feature names, dropped).
 
     Rows with an error or a non-finite value are dropped (``dropped`` says why); constant columns are
-    dropped; the rest is standardised column-wise (z-scores).
+    dropped (they change no distance); with ``standardize`` the rest is z-scored column-wise.
     """
     df = table.copy()
     errors = df.pop("error") if "error" in df.columns else pd.Series("", index=df.index)
@@ -74,20 +79,28 @@ def standardize_features(table: pd.DataFrame) -> tuple[np.ndarray, list[str], li
     cols = std > 1e-12 * max(1.0, float(np.abs(X).max()))
     if not cols.any():
         raise InputError("every descriptor column is constant over the input; nothing to cluster on")
-    X = (X[:, cols] - X[:, cols].mean(axis=0)) / std[cols]
+    X = X[:, cols]
+    if standardize:
+        X = (X - X.mean(axis=0)) / std[cols]
     return X, [str(i) for i in df.index], [str(c) for c, k in zip(df.columns, cols) if k], dropped
 
 
-def ward_tree(features: pd.DataFrame | np.ndarray, ids: Sequence[str] | None = None, standardize: bool = True) -> WardTree:
-    """Ward linkage (scipy, Euclidean) of a descriptor table; standardised first unless ``standardize=False``."""
+def standardize_features(table: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str], pd.Series]:
+    """:func:`descriptor_matrix` with z-scored columns."""
+    return descriptor_matrix(table, standardize=True)
+
+
+def ward_tree(features: pd.DataFrame | np.ndarray, ids: Sequence[str] | None = None, standardize: bool = False) -> WardTree:
+    """Ward linkage (scipy, Euclidean) of a descriptor table or matrix.
+
+    Distances are taken on the descriptor as computed (the paper's choice, see the module docstring);
+    ``standardize=True`` z-scores the columns first. Error rows, non-finite rows and constant columns of a
+    table are dropped (``WardTree.dropped`` says why).
+    """
     from scipy.cluster.hierarchy import linkage
 
     if isinstance(features, pd.DataFrame):
-        if standardize:
-            X, ids_, names, dropped = standardize_features(features)
-        else:
-            X = features.to_numpy(dtype=float)
-            ids_, names, dropped = [str(i) for i in features.index], [str(c) for c in features.columns], pd.Series(dtype=str)
+        X, ids_, names, dropped = descriptor_matrix(features, standardize=standardize)
     else:
         X = np.asarray(features, dtype=float)
         ids_ = [str(i) for i in (ids if ids is not None else range(len(X)))]
