@@ -76,3 +76,29 @@ def test_simplify_aliases_and_errors(lgps):
     assert simplify(lgps, "CAMNS").composition == simplify(lgps, "CAMN").composition
     with pytest.raises(ParameterError, match="unknown simplification"):
         simplify(lgps, "XYZ")
+
+
+def test_composition_guess_gives_the_bond_valence_categories_on_real_structures():
+    """prefer="guess" (used by the clustering simplifications) must put every element of real ordered
+    structures in the same cation/anion category as the bond-valence analysis."""
+    from sicnb.data import embedded
+
+    def signs(s):
+        out = {}
+        for site in s:
+            for sp in site.species:
+                out.setdefault(sp.symbol, set()).add((sp.oxi_state > 0) - (sp.oxi_state < 0))
+        return out
+
+    compared = 0
+    for rec in list(embedded().with_structures())[:40]:
+        bv, how_bv = assign_oxidation_states(rec.structure)
+        guess, how_guess = assign_oxidation_states(rec.structure, prefer="guess")
+        if how_bv != "bv" or how_guess != "guess":
+            continue
+        compared += 1
+        assert signs(bv) == signs(guess), rec.structure.composition.reduced_formula
+        assert simplify(rec.structure, "CAN", oxidation="guess") == simplify(rec.structure, "CAN")
+    assert compared >= 30
+    with pytest.raises(ParameterError, match="prefer"):
+        assign_oxidation_states(rec.structure, prefer="magic")

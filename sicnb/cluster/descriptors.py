@@ -342,7 +342,7 @@ def descriptor_row(
     if unknown:
         raise ParameterError(f"{spec.name} does not take options {sorted(unknown)}; it takes {sorted(spec.defaults)}")
     opts = {**spec.defaults, **options}
-    s = simplify(structure, simplification, mobile_ion=mobile_ion)
+    s = simplify(structure, simplification, mobile_ion=mobile_ion, oxidation="guess")
     if spec.needs_oxidation_states:
         s = _decorated(s)
     if spec.input == "structure":
@@ -351,7 +351,7 @@ def descriptor_row(
     return _finite(spec.name, values, structure)
 
 
-descriptor_row.cache_version = 1  # type: ignore[attr-defined]
+descriptor_row.cache_version = 2  # type: ignore[attr-defined]  # 2: categories from composition guesses first
 
 
 def natural_key(name: str) -> tuple:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 from pymatgen.analysis.bond_valence import BVAnalyzer
 from pymatgen.core import Element, Species, Structure
 
-from sicnb.errors import StructureError
+from sicnb.errors import ParameterError, StructureError
 
 __all__ = ["assign_oxidation_states", "element_sign"]
 
@@ -46,7 +47,30 @@ def _integer_composition(composition, tolerance: float = 0.3):
     return None
 
 
-def assign_oxidation_states(structure: Structure, max_sites: int = -50) -> tuple[Structure, str]:
+@lru_cache(maxsize=4096)
+def _guess_by_formula(formula: str, max_sites: int) -> tuple[tuple[str, float], ...] | None:
+    """Most probable charge-balanced oxidation states of an integer composition (cached per formula)."""
+    from pymatgen.core import Composition
+
+    guesses = Composition(formula).oxi_state_guesses(max_sites=max_sites)
+    return tuple(sorted(guesses[0].items())) if guesses else None
+
+
+def _composition_guess(s: Structure, max_sites: int) -> Structure | None:
+    comp = s.composition.remove_charges()
+    if not all(abs(x - round(x)) < 1e-6 for x in comp.values()):
+        comp = _integer_composition(comp)
+    if comp is None:
+        return None
+    guess = _guess_by_formula(comp.formula, max_sites)
+    if not guess:
+        return None
+    t = s.copy()
+    t.add_oxidation_state_by_element(dict(guess))
+    return t
+
+
+def assign_oxidation_states(structure: Structure, max_sites: int = -50, prefer: str = "bv") -> tuple[Structure, str]:
     """Return (a copy decorated with oxidation states, the method used).
 
     Chain: (1) oxidation states already present → kept (``"given"``); (2) pymatgen's
@@ -55,11 +79,25 @@ def assign_oxidation_states(structure: Structure, max_sites: int = -50) -> tuple
     by the smallest k ≤ 12 bringing all amounts within 0.3 of integers, then rounded; ``"guess"``);
     (4) sign-only fallback from :func:`element_sign` with charges ±1 (``"sign"``), used only for the
     cation/anion/neutral categories of structure simplifications.
+
+    ``prefer="guess"`` swaps (2) and (3): the composition guess (cached per formula) costs about
+    0.003 s per structure against 0.07 s for the bond-valence analysis, and gives every element the
+    same sign as the analysis on the 200 embedded structures compared (tests/test_structure.py) — what
+    the cation/anion/neutral categories of the clustering simplifications need for ~10⁴ structures.
     """
+    if prefer not in ("bv", "guess"):
+        raise ParameterError(f"prefer must be 'bv' or 'guess', got {prefer!r}")
     s = structure.copy()
     if all(isinstance(sp, Species) and sp.oxi_state is not None for site in s for sp in site.species):
         return s, "given"
     s.remove_oxidation_states()
+    if prefer == "guess":
+        try:
+            t = _composition_guess(s, max_sites)
+            if t is not None:
+                return t, "guess"
+        except Exception:  # noqa: BLE001 - next fallback
+            pass
     if s.is_ordered:
         try:
             with warnings.catch_warnings():
@@ -67,17 +105,13 @@ def assign_oxidation_states(structure: Structure, max_sites: int = -50) -> tuple
                 return BVAnalyzer().get_oxi_state_decorated_structure(s), "bv"
         except Exception:  # noqa: BLE001 - next fallback
             pass
-    try:
-        comp = s.composition.remove_charges()
-        if not all(abs(x - round(x)) < 1e-6 for x in comp.values()):
-            comp = _integer_composition(comp)
-        guesses = comp.oxi_state_guesses(max_sites=max_sites) if comp is not None else None
-        if guesses:
-            t = s.copy()
-            t.add_oxidation_state_by_element(guesses[0])
-            return t, "guess"
-    except Exception:  # noqa: BLE001 - next fallback
-        pass
+    if prefer == "bv":
+        try:
+            t = _composition_guess(s, max_sites)
+            if t is not None:
+                return t, "guess"
+        except Exception:  # noqa: BLE001 - next fallback
+            pass
     try:
         signs = {e.symbol: element_sign(e.symbol, s.composition) for e in s.composition.elements}
         t = s.copy()
