@@ -634,7 +634,7 @@ def pmap(
     policy = (bool(retry_errors), timeout)
 
     entries: dict[str, dict] = {}
-    todo: list[tuple[str, str, tuple]] = []  # (id, key, task)
+    todo: list[tuple[str, str, Any]] = []  # (id, key, record); the task (with the structure as a dict) is built when it runs
     for rec in records:
         if rec.structure is None:
             entries[rec.id] = {"ok": False, "result": {}, "error": f"InputError: record {rec.id} has no structure", "_from_cache": True}
@@ -644,9 +644,11 @@ def pmap(
         if _usable(hit, *policy):
             entries[rec.id] = {**hit, "_from_cache": True}
         else:
-            task = (func, rec.structure.as_dict(), params, checks_d, rec.id, cache_root, key, policy)
-            todo.append((rec.id, key, task))
+            todo.append((rec.id, key, rec))
     n_cached = len(entries)
+
+    def make_task(rec, key: str) -> tuple:
+        return (func, rec.structure.as_dict(), params, checks_d, rec.id, cache_root, key, policy)
 
     bar = _Progress(len(records), desc or fid.rsplit(".", 1)[-1], progress)
     bar.update(n_cached)
@@ -663,17 +665,17 @@ def pmap(
     try:
         if todo and scheduler is None and (n_workers is None or n_workers <= 1):
             if timeout is None:
-                for rid, key, task in todo:
-                    _store(rid, key, _safe_call(*task))
+                for rid, key, rec in todo:
+                    _store(rid, key, _safe_call(*make_task(rec, key)))
             else:
                 sandbox = _Sandbox()
                 try:
-                    for rid, key, task in todo:
-                        _store(rid, key, _sandboxed_call(task, timeout, sandbox))
+                    for rid, key, rec in todo:
+                        _store(rid, key, _sandboxed_call(make_task(rec, key), timeout, sandbox))
                 finally:
                     sandbox.kill()
         elif todo:
-            _run_dask(todo, timeout, _store, n_workers, scheduler)
+            _run_dask(todo, make_task, timeout, _store, n_workers, scheduler)
     finally:
         bar.close()
 
@@ -709,7 +711,13 @@ def pmap(
     return df
 
 
-def _run_dask(todo, timeout, store, n_workers, scheduler) -> None:
+def _run_dask(todo, make_task, timeout, store, n_workers, scheduler, tasks_per_thread: int = 4) -> None:
+    """Run ``todo`` on a Dask cluster with a bounded number of tasks in flight.
+
+    At most ``tasks_per_thread`` × (worker threads) tasks are submitted at a time and each result is
+    released as soon as it is stored, so memory does not grow with the number of structures (26,000
+    structure dicts and results held at once cost the driver and workers gigabytes).
+    """
     from dask.distributed import Client, as_completed
 
     own = None
@@ -720,20 +728,42 @@ def _run_dask(todo, timeout, store, n_workers, scheduler) -> None:
     else:
         client = scheduler
     try:
-        futures = {}
-        for i, (rid, key, task) in enumerate(todo):
+        try:
+            threads = sum(client.nthreads().values())
+        except Exception:  # noqa: BLE001 - e.g. no worker connected yet
+            threads = 0
+        window = max(8, tasks_per_thread * max(threads, int(n_workers or 1)))
+        pending: dict = {}
+        queue = iter(enumerate(todo))
+        running = as_completed()
+
+        def submit_next() -> bool:
+            nxt = next(queue, None)
+            if nxt is None:
+                return False
+            i, (rid, key, rec) = nxt
+            task = make_task(rec, key)
             if timeout is None:
                 fut = client.submit(_safe_call, *task, key=f"sicnb-{key[:20]}-{i}", pure=False)
             else:
                 fut = client.submit(_sandboxed_call, task, timeout, key=f"sicnb-{key[:20]}-{i}", pure=False)
-            futures[fut] = (rid, key)
-        for fut in as_completed(futures):
-            rid, key = futures[fut]
+            pending[fut] = (rid, key)
+            running.add(fut)
+            return True
+
+        for _ in range(window):
+            if not submit_next():
+                break
+        for fut in running:
+            rid, key = pending.pop(fut)
             try:
                 entry = fut.result()
             except Exception as exc:  # noqa: BLE001 - worker died repeatedly, task lost: not cached
                 entry = _lost_entry(rid, f"{type(exc).__name__}: {exc}")
+            fut.release()
+            del fut
             store(rid, key, entry)
+            submit_next()
     finally:
         if own is not None:
             cluster = getattr(own, "cluster", None)
