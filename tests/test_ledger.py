@@ -30,6 +30,18 @@ def _fail(dataset, params, run):
     raise SicnbError("model file missing on purpose")
 
 
+def _never(dataset, params, run):
+    raise AssertionError("an absent method must not be computed")
+
+
+@pytest.fixture
+def absent_method():
+    ad = register_method(MethodAdapter(name="not_installed", title="not installed", score="x", direction=-1, compute=_never,
+                                       requires=("sicnb.no_such_module:score",)), replace=True)
+    yield ad
+    _REGISTRY.pop("not_installed", None)
+
+
 @pytest.fixture
 def failing_method():
     ad = register_method(MethodAdapter(name="always_fails", title="fails", score="x", direction=1, compute=_fail), replace=True)
@@ -69,13 +81,15 @@ def test_build_ledger_joins_methods_and_keeps_absent_and_failed_ones(pool, label
     given = pd.DataFrame({"id": pool.ids[:5], "e_hull_ev_per_atom": [0.0, 0.05, 0.01, np.nan, 0.2],
                           "error": ["", "", "", "ValueError: no hull", ""]})
     ledger = build_ledger(pool, methods=["topology", "htvs", "pes", "always_fails"], tables={"htvs": given}, labels=labels,
-                          cache_dir=tmp_path / "cache", progress=False)
+                          params={"pes": {"top": 0}}, cache_dir=tmp_path / "cache", progress=False)
     t = ledger.table
     assert list(t.index) == pool.ids
     status = ledger.methods.set_index("name")["status"].to_dict()
     assert status == {"topology": "present", "htvs": "present", "pes": "present", "always_fails": "failed"}
     assert t["always_fails.error"].str.startswith("MethodFailed: SicnbError: model file missing").all()
-    assert t["pes.error"].str.startswith("NotCached").all()  # read from the (empty) cache only, never computed here
+    # PES cascade with an empty shortlist and an empty cache: nothing scanned, every row says why
+    assert t["pes.error"].str.startswith("NotScored: outside the PES cascade shortlist").all()
+    assert t["pes.pes_selection"].eq("outside shortlist").all()
     # topology: real r_connected in Å, pass flags and provenance carried
     assert t["topology.score"].notna().all() and (t["topology.score"] > 0).all()
     assert t["topology.method"].str.startswith("sicnb.topology.features.topology_features").all()
@@ -94,11 +108,11 @@ def test_build_ledger_joins_methods_and_keeps_absent_and_failed_ones(pool, label
     assert t["consensus_rank"].min() == 1
 
 
-def test_absent_method_is_explicit_and_agreement_runs(pool, labels, tmp_path):
-    ledger = build_ledger(pool, methods=["topology", "htvs"], labels=labels, cache_dir=tmp_path / "c", progress=False)
+def test_absent_method_is_explicit_and_agreement_runs(pool, labels, tmp_path, absent_method):
+    ledger = build_ledger(pool, methods=["topology", "not_installed"], labels=labels, cache_dir=tmp_path / "c", progress=False)
     m = ledger.methods.set_index("name")
-    assert m.loc["htvs", "status"] == "absent" and "no per-structure function" in m.loc["htvs", "reason"]
-    assert ledger.table["htvs.error"].str.startswith("MethodAbsent").all()
+    assert m.loc["not_installed", "status"] == "absent" and "sicnb.no_such_module cannot be imported" in m.loc["not_installed", "reason"]
+    assert ledger.table["not_installed.error"].str.startswith("MethodAbsent").all()
     res = agreement(ledger, ks=(1, 3), n_boot=50)
     assert res.n_known == 1 and res.n_pool == len(pool)
     assert set(res.enrichment["method"]) == {"topology", "consensus"}
@@ -115,16 +129,17 @@ def test_build_ledger_rejects_unknown_names(pool, labels):
     assert method_names()[:6] == ["topology", "cluster", "pes", "classify", "bvse", "htvs"]
 
 
-def test_report_card_html_and_figures(pool, labels, tmp_path):
+def test_report_card_html_and_figures(pool, labels, tmp_path, absent_method):
     from sicnb.ledger.report import report_card
     from sicnb.viz.ledger import (agreement_heatmap, consensus_difference_figure, enrichment_figure, method_coverage_figure,
                                   save_report_card, topk_overlap_figure)
 
-    ledger = build_ledger(pool, methods=["topology", "htvs"], labels=labels, cache_dir=tmp_path / "c", progress=False)
+    ledger = build_ledger(pool, methods=["topology", "not_installed"], labels=labels, cache_dir=tmp_path / "c", progress=False)
     card = report_card(ledger, pool, "pymatgen:Li2O")
     assert card.formula == "Li2O" and card.headline["r_connected (Å)"] == pytest.approx(ledger.table.loc["pymatgen:Li2O", "topology.score"])
     assert card.barcode is not None and card.barcode["intervals"][0].shape[1] == 2
-    assert any("level-map" in n for n in card.notes)
+    assert any("no PES energy grid in the cache" in n for n in card.notes)  # empty cache: said so, nothing scanned
+    assert card.level_map is None
     path = save_report_card(card, tmp_path / "card.html", include_plotlyjs="cdn")
     text = path.read_text()
     assert "pymatgen:Li2O" in text and "MethodAbsent" in text and "r_connected (Å)" in text
@@ -149,10 +164,114 @@ def test_cli_writes_ledger_and_method_table(pool, tmp_path, monkeypatch):
     for rec in list(pool)[:4]:
         rec.structure.to(filename=str(folder / f"{rec.id.split(':')[-1]}.cif"))
     out = tmp_path / "out" / "ledger.csv"
-    rc = main(["ledger", "--input", str(folder), "--out", str(out), "--method", "topology", "--method", "htvs",
+    rc = main(["ledger", "--input", str(folder), "--out", str(out), "--method", "topology", "--method", "pes", "--pes-top", "0",
                "--cache-dir", str(tmp_path / "c"), "--n-boot", "20"])
     assert rc == 0
     table = pd.read_csv(out)
-    assert len(table) == 4 and {"id", "topology.score", "consensus", "htvs.error"} <= set(table.columns)
-    methods = pd.read_csv(tmp_path / "out" / "ledger.methods.csv")
-    assert methods.set_index("id").loc["htvs", "status"] == "absent"
+    assert len(table) == 4 and {"id", "topology.score", "consensus", "pes.error", "pes.pes_selection"} <= set(table.columns)
+    assert table["pes.error"].str.startswith("NotScored").all()
+    methods = pd.read_csv(tmp_path / "out" / "ledger.methods.csv").set_index("id")
+    assert methods.loc["pes", "n_scored"] == 0 and methods.loc["pes", "coverage"] == "cascade shortlist"
+    assert not bool(methods.loc["pes", "in_consensus"]) and bool(methods.loc["topology", "in_consensus"])
+    assert main(["ledger", "--input", str(folder), "--out", str(out), "--method", "pes", "--pes-top", "-1",
+                 "--cache-dir", str(tmp_path / "c")]) == 2
+
+
+# --- PES cascade -------------------------------------------------------------------------------------
+
+def test_pes_shortlist_takes_the_top_by_consensus_skips_large_cells_and_breaks_ties_by_id(pool):
+    from sicnb.ledger.methods import pes_shortlist
+
+    ids = pool.ids
+    big = "pymatgen:Li10GeP2S12"  # 50 sites
+    cons = pd.Series(np.linspace(0.1, 0.9, len(ids)), index=ids)
+    cons[big] = 1.0                       # best, but too large for max_atoms=30
+    cons[ids[1]] = cons[ids[2]] = 0.95    # a tie for second place
+    cons[ids[-1]] = np.nan
+    short = pes_shortlist(cons, pool, top=2, max_atoms=30)
+    assert short.loc[big, "selection"] == "too large" and short.loc[big, "cascade_rank"] == 1
+    tied = sorted([ids[1], ids[2]])
+    assert short.loc[tied[0], "selection"] == "shortlist" and short.loc[tied[1], "selection"] == "shortlist"
+    assert short["selection"].eq("shortlist").sum() == 2
+    assert short.loc[ids[-1], "selection"] == "no consensus"
+    assert short.loc[ids[3], "selection"] == "outside shortlist"
+    # without the size cap the large cell is first on the list
+    assert pes_shortlist(cons, pool, top=1).loc[big, "selection"] == "shortlist"
+    with pytest.raises(ParameterError):
+        pes_shortlist(cons, pool, top=-1)
+
+
+@pytest.fixture(scope="module")
+def cascade(pool, labels, tmp_path_factory):
+    """A ledger where a given whole-pool score puts Li2O first: the PES cascade (top 1) scans only Li2O."""
+    cache = tmp_path_factory.mktemp("cascade-cache")
+    e_hull = pd.Series(np.linspace(0.01, 0.2, len(pool)), index=pool.ids)
+    e_hull["pymatgen:Li10GeP2S12"] = 0.0   # first, but 50 sites > max_atoms
+    e_hull["pymatgen:Li2O"] = 0.001        # second → the shortlist of one
+    ledger = build_ledger(pool, methods=["pes", "htvs"], tables={"htvs": e_hull.rename("e_hull_ev_per_atom").to_frame()},
+                          params={"pes": {"top": 1, "max_atoms": 12, "step": 0.5}}, labels=labels, cache_dir=cache, progress=False)
+    return ledger, cache
+
+
+def test_pes_cascade_scans_only_the_shortlist_and_stays_out_of_the_consensus(cascade, pool):
+    ledger, _ = cascade
+    t = ledger.table
+    assert list(ledger.methods["name"]) == ["htvs", "pes"]  # the cascade runs after the whole-pool methods
+    scored = t.index[t["pes.score"].notna()].tolist()
+    assert scored == ["pymatgen:Li2O"] and t.loc["pymatgen:Li2O", "pes.pes_selection"] == "shortlist"
+    assert 0.0 < t.loc["pymatgen:Li2O", "pes.MPE"] < 5.0
+    assert t.loc["pymatgen:Li10GeP2S12", "pes.error"].startswith("NotScored: cheap-consensus rank 1") and "max_atoms=12" in t.loc[
+        "pymatgen:Li10GeP2S12", "pes.error"]
+    others = t.drop(index=["pymatgen:Li2O", "pymatgen:Li10GeP2S12"])
+    assert others["pes.error"].str.startswith("NotScored: outside the PES cascade shortlist").all()
+    assert ledger.consensus_methods == ["htvs"] and ledger.cascade_methods == ["pes"]
+    # the consensus is the htvs percentile alone: PES never votes in the ranking that chose its own shortlist
+    assert np.allclose(t["consensus"], t["htvs.percentile"])
+    assert "pes" in ledger.consensus_settings["left_out"]
+    res = agreement(ledger, ks=(1, 3), n_boot=30)
+    assert set(res.enrichment["method"]) == {"htvs", "consensus"}  # PES is not compared with whole-pool methods
+    assert res.subset_notes and res.subset_notes[0].startswith("pes: 1 structure(s) scored")
+
+
+def test_pes_cascade_reuses_the_cache_and_notebook_03_spelling(cascade, pool, labels):
+    from sicnb.parallel import pmap
+    from sicnb.pes import pes_descriptors
+
+    ledger, cache = cascade
+    # a structure scanned elsewhere (notebook 03's parameter spelling) is picked up without being on the shortlist
+    lic = [r for r in pool if r.id == pool.ids[3]]
+    pmap(pes_descriptors, lic, {"potential": "chgnet", "step": 0.5}, cache_dir=cache, progress=False)
+    again = build_ledger(pool, methods=["pes", "htvs"], tables={"htvs": pd.DataFrame({"e_hull_ev_per_atom": ledger.table["htvs.score"]})},
+                         params={"pes": {"top": 1, "max_atoms": 12, "step": 0.5, "cache_only": True}}, labels=labels, cache_dir=cache,
+                         progress=False)
+    t = again.table
+    assert set(t.index[t["pes.score"].notna()]) == {"pymatgen:Li2O", pool.ids[3]}
+    assert t.loc[pool.ids[3], "pes.pes_selection"] == "cache"
+    assert t.loc["pymatgen:Li2O", "pes.score"] == pytest.approx(ledger.table.loc["pymatgen:Li2O", "pes.score"])
+
+
+def test_report_card_level_map_from_a_scan(cascade, pool, tmp_path):
+    from sicnb.ledger.levelgrid import decode_grid, encode_grid
+    from sicnb.ledger.report import report_card
+    from sicnb.viz.ledger import report_card_figures, report_card_html
+
+    ledger, cache = cascade
+    grid = np.array([[[0.0, 0.25], [np.inf, 1.5]], [[2.0, np.inf], [0.125, 3.0]]])
+    assert np.array_equal(decode_grid(encode_grid(grid), grid.shape), grid.astype(np.float16).astype(np.float32))
+    card = report_card(ledger, pool, "pymatgen:Li2O", barcode=False, level_map="compute",
+                       pes_params={"potential": "chgnet", "step": 0.5}, cache_dir=cache)
+    lm = card.level_map
+    assert lm is not None and lm["field"].ndim == 3 and all(n % 2 == 1 for n in lm["field"].shape)  # 2x2x2 supercell
+    assert lm["structure"].composition.reduced_formula == "Li2O" and lm["threshold_ev"] == 0.5
+    assert np.nanmin(lm["field"]) == pytest.approx(0.0, abs=1e-3) and np.isinf(lm["field"]).any()  # R_min exclusion kept
+    figs = report_card_figures(card)
+    mesh = [tr for f in figs for tr in f.data if tr.type == "mesh3d"]
+    assert len(mesh) == 1 and len(mesh[0].x) > 0
+    assert "level map LM = 0.5 eV" in report_card_html(card, include_plotlyjs=False)
+    # a second card reads the grid from the cache; a structure never scanned says so instead of scanning
+    assert report_card(ledger, pool, "pymatgen:Li2O", barcode=False, cache_dir=cache,
+                       pes_params={"potential": "chgnet", "step": 0.5}).level_map is not None
+    none = report_card(ledger, pool, pool.ids[4], barcode=False, cache_dir=cache, pes_params={"potential": "chgnet", "step": 0.5})
+    assert none.level_map is None and any("no PES energy grid" in n for n in none.notes)
+    with pytest.raises(ParameterError, match="level_map"):
+        report_card(ledger, pool, "pymatgen:Li2O", level_map="always")

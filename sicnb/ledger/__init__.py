@@ -7,11 +7,14 @@
 >>> result = agreement(ledger)                        # correlations, top-k overlap, enrichment, verdict
 
 * :mod:`sicnb.ledger.core` — :class:`MethodAdapter` registry, :func:`build_ledger`, :class:`Ledger`.
-* :mod:`sicnb.ledger.methods` — the built-in adapters (topology, cluster, pes, classify, bvse, htvs).
+* :mod:`sicnb.ledger.methods` — the built-in adapters (topology, cluster, pes, classify, bvse, htvs). PES is a
+  *cascade*: scanned only for the top structures of the consensus of the whole-pool methods (plus whatever is
+  cached), kept out of the consensus, and analysed within its scored subset.
 * :mod:`sicnb.ledger.labels` — which structures are known conductors (records, OBELiX, literature table).
 * :mod:`sicnb.ledger.stats` — rank correlations, top-k overlap, enrichment with bootstrap intervals,
   the consensus rank and its paired comparison with each single method.
-* :mod:`sicnb.ledger.report` — per-structure report cards (figures in :mod:`sicnb.viz.ledger`).
+* :mod:`sicnb.ledger.report` — per-structure report cards (figures in :mod:`sicnb.viz.ledger`);
+  :mod:`sicnb.ledger.levelgrid` — the cached PES energy grid behind a card's level-map isosurface.
 """
 from sicnb.ledger.analysis import Agreement, agreement
 from sicnb.ledger.core import Ledger, MethodAdapter, build_ledger, get_method, method_names, register_method

@@ -14,6 +14,11 @@ def register(subparsers) -> None:
     p.add_argument("--consensus-missing", choices=("neutral", "skip"), default="neutral",
                    help="a method without a score counts as percentile 0.5 (neutral, default) or is left out (skip)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates for the enrichment intervals")
+    p.add_argument("--pes-top", type=int, default=10,
+                   help="PES cascade: scan the top N structures of the consensus of the whole-pool methods (default 10; 0: cached results only)")
+    p.add_argument("--pes-max-atoms", type=int, default=60, help="PES cascade: skip cells with more sites than this (default 60)")
+    p.add_argument("--pes-timeout", type=float, default=900.0, help="PES cascade: time limit per structure in seconds (default 900)")
+    p.add_argument("--pes-step", type=float, default=0.25, help="PES grid step in Å (default 0.25, as notebook 03 and sicnb pes)")
     p.add_argument("--no-stats", action="store_true", help="write only the ledger, not the <out>.methods/.enrichment/... tables")
     p.set_defaults(func=run)
 
@@ -25,7 +30,14 @@ def run(args) -> int:
     from sicnb.ledger import agreement, build_ledger
 
     ds = load_inputs(args)
-    ledger = build_ledger(ds, methods=args.method, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler,
+    if args.pes_top < 0:
+        from sicnb.errors import ParameterError
+
+        raise ParameterError(f"--pes-top {args.pes_top}: use 0 (cached PES results only) or a positive shortlist size")
+    pes = {"top": args.pes_top, "max_atoms": args.pes_max_atoms, "timeout_s": args.pes_timeout, "step": args.pes_step}
+    methods = args.method
+    ledger = build_ledger(ds, methods=methods, params={"pes": pes} if methods is None or "pes" in methods else None,
+                          cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler,
                           consensus_missing=args.consensus_missing)
     out = Path(args.out)
     write_table(ledger.table, out)
@@ -41,6 +53,12 @@ def run(args) -> int:
         write_table(a.enrichment, f"{stem}.enrichment.csv")
         write_table(a.verdict_table(), f"{stem}.verdict.csv")
         print(f"sicnb ledger: {a.n_known} known conductors in a pool of {a.n_pool}", file=sys.stderr)
+        if len(a.subset_enrichment):
+            write_table(a.subset_enrichment, f"{stem}.subset_enrichment.csv")
+        print(f"sicnb ledger: consensus of {', '.join(ledger.consensus_methods)}"
+              + (f"; kept out (cascade): {', '.join(ledger.cascade_methods)}" if ledger.cascade_methods else ""), file=sys.stderr)
         for v in a.verdicts:
             print(f"sicnb ledger: {v.sentence()}", file=sys.stderr)
+        for note in a.subset_notes:
+            print(f"sicnb ledger: {note}", file=sys.stderr)
     return 0 if len(ledger.table) else 1

@@ -57,6 +57,10 @@ class MethodAdapter:
     defaults: default parameters (match those of the method's notebook to reuse its cache).
     model: the model the scores come from (name + version/path), or a function of the parameters.
     description: what the score is, with units.
+    stage, in_consensus, coverage: cascade settings. A stage-1 method (PES) scores only a shortlist chosen
+        from the consensus of the stage-0 methods, so its percentiles and enrichment are not comparable with
+        whole-pool methods: it is kept out of the consensus (``in_consensus=False``) and analysed within its
+        scored subset (:func:`sicnb.ledger.agreement`).
     """
 
     name: str
@@ -72,6 +76,9 @@ class MethodAdapter:
     model: str | Callable[[Mapping[str, Any]], str] = ""
     description: str = ""
     unavailable: str = ""  #: set when the method exists but cannot score a pool yet (the reason)
+    stage: int = 0  #: 0: scores the whole pool; 1: cascade — runs after stage 0 and sees its consensus (``run["consensus"]``)
+    in_consensus: bool = True  #: enters the consensus rank and the consensus-vs-best verdict (False for cascade methods)
+    coverage: str = "whole pool"  #: what the method scores, for tables and figures ("whole pool", "cascade shortlist", ...)
 
     def __post_init__(self):
         if self.direction not in (1, -1):
@@ -145,11 +152,24 @@ class Ledger:
         m = self.methods
         return m.loc[(m["status"] == "present") & (m["n_scored"] > 0), "name"].tolist()
 
-    def scores(self, include_consensus: bool = False) -> pd.DataFrame:
-        """Oriented scores (higher = more promising), one column per present method (+ ``consensus``)."""
+    @property
+    def consensus_methods(self) -> list[str]:
+        """Present methods that enter the consensus (whole-pool methods; cascade methods are kept out)."""
+        m = self.methods
+        inc = m["in_consensus"] if "in_consensus" in m else pd.Series(True, index=m.index)
+        return [n for n, i in zip(m["name"], inc) if n in self.present and bool(i)]
+
+    @property
+    def cascade_methods(self) -> list[str]:
+        """Present methods scored on a shortlist only (not in the consensus)."""
+        return [n for n in self.present if n not in self.consensus_methods]
+
+    def scores(self, include_consensus: bool = False, methods: Sequence[str] | None = None) -> pd.DataFrame:
+        """Oriented scores (higher = more promising), one column per present method (or ``methods``) (+ ``consensus``)."""
         cols = {}
+        keep = self.present if methods is None else [m for m in methods if m in self.present]
         for _, row in self.methods.iterrows():
-            if row["name"] in self.present:
+            if row["name"] in keep:
                 cols[row["name"]] = pd.to_numeric(self.table[f"{row['name']}.score"], errors="coerce") * int(row["direction"])
         out = pd.DataFrame(cols, index=self.table.index)
         if include_consensus and "consensus" in self.table:
@@ -162,7 +182,8 @@ class Ledger:
 
     def summary(self) -> pd.DataFrame:
         """The method table without the long provenance strings."""
-        return self.methods[["name", "title", "status", "n_scored", "n_errors", "n_pass", "score", "direction", "model", "reason"]]
+        cols = ["name", "title", "status", "coverage", "in_consensus", "n_scored", "n_errors", "n_pass", "score", "direction", "model", "reason"]
+        return self.methods[[c for c in cols if c in self.methods]]
 
 
 def _method_table(adapter: MethodAdapter, dataset: Dataset, params: dict, run: dict, given: pd.DataFrame | None) -> pd.DataFrame:
@@ -185,8 +206,20 @@ def _status_row(adapter: MethodAdapter, status: str, reason: str, params: dict, 
     return {"name": adapter.name, "title": adapter.title, "status": status, "reason": reason, "score": adapter.score,
             "direction": adapter.direction, "uncertainty": adapter.uncertainty or "", "pass_flags": ",".join(adapter.pass_flags),
             "params": json.dumps(params, sort_keys=True, default=str), "model": adapter.model_name(params),
-            "description": adapter.description, "n_scored": 0, "n_errors": 0, "n_pass": np.nan, "function": "",
+            "description": adapter.description, "stage": adapter.stage, "in_consensus": adapter.in_consensus,
+            "coverage": adapter.coverage, "n_scored": 0, "n_errors": 0, "n_pass": np.nan, "function": "",
             "sicnb_version": __version__, "seconds": np.nan, **kw}
+
+
+def _stage_consensus(table: pd.DataFrame, status_rows: list[dict], missing: str, min_methods: int) -> pd.Series:
+    """Consensus of the whole-pool methods run so far (what a cascade method's shortlist is chosen from)."""
+    cols = {}
+    for r in status_rows:
+        if r["status"] == "present" and r["n_scored"] > 0 and r.get("in_consensus", True):
+            cols[r["name"]] = pd.to_numeric(table[f"{r['name']}.score"], errors="coerce") * int(r["direction"])
+    if not cols:
+        return pd.Series(np.nan, index=table.index, name="consensus")
+    return consensus_scores(pd.DataFrame(cols, index=table.index), missing=missing, min_methods=min_methods)["consensus"]
 
 
 def build_ledger(
@@ -234,8 +267,11 @@ def build_ledger(
     index = pd.Index(dataset.ids, name="id")
     table = labels.reindex(index).copy()
     status_rows = []
+    names = sorted(names, key=lambda n: get_method(n).stage)  # cascade methods after the whole-pool ones (stable order)
     for name in names:
         adapter = get_method(name)
+        if adapter.stage > 0 and "consensus" not in run:
+            run["consensus"] = _stage_consensus(table, status_rows, consensus_missing, consensus_min_methods)
         p = {**adapter.defaults, **params.get(name, {})}
         reason = None if name in tables else adapter.availability()
         if reason is not None:
@@ -276,15 +312,23 @@ def build_ledger(
                                        n_scored=int(score.notna().sum()), n_errors=int(err.ne("").sum()), n_pass=n_pass,
                                        function=func, seconds=time.perf_counter() - t0))
     methods_df = pd.DataFrame(status_rows)
+    if "consensus" in run and run["consensus"] is not None:
+        table["cascade_consensus"] = run["consensus"]
+        table["cascade_consensus_rank"] = run["consensus"].rank(method="min", ascending=False)
     ledger = Ledger(table=table, methods=methods_df,
                     consensus_settings={"missing": consensus_missing, "min_methods": consensus_min_methods,
                                         "aggregation": "mean percentile rank (normalised Borda)"})
+    ledger.consensus_settings["methods"] = ledger.consensus_methods
+    ledger.consensus_settings["left_out"] = {m: "cascade method: scored on a shortlist chosen by the consensus of the others, "
+                                                "so it cannot vote in that consensus" for m in ledger.cascade_methods}
     scores = ledger.scores()
     if scores.shape[1]:
         pct = percentile_ranks(scores)
         for m in scores.columns:
             table.insert(table.columns.get_loc(f"{m}.score") + 1, f"{m}.percentile", pct[m])
-        cons = consensus_scores(scores, missing=consensus_missing, min_methods=consensus_min_methods)
+        cm = ledger.consensus_methods
+        cons = (consensus_scores(scores[cm], missing=consensus_missing, min_methods=consensus_min_methods) if cm else
+                pd.DataFrame({"consensus": np.nan, "n_methods": 0, "consensus_rank": np.nan}, index=scores.index))
         table["consensus"] = cons["consensus"]
         table["consensus_n_methods"] = cons["n_methods"]
         table["consensus_rank"] = cons["consensus_rank"]

@@ -10,10 +10,10 @@ method        score                   dir.   meaning
 topology      r_connected (Å)          −1    Li-only connection radius, eq. 1 of the MTL paper
 cluster       loo_cluster_log10_sigma  +1    mean log10 σ (S/cm) of the *other* labelled members of the
                                              structure's Ward cluster at the candidate depth
-pes           xi                       +1    Ξ of the PES paper (eq. 4)
+pes           Xi                       +1    Ξ of the PES paper (eq. 4) — cascade: top-N shortlist only
 classify      p_si                     +1    P_SI of the shipped classifier ensemble (± std)
 bvse          E_a (eV)                 −1    BVSE 1D percolation barrier (bvlain)
-htvs          see adapter              …     stability screens (E_hull, band gap, window)
+htvs          e_hull_ev_per_atom       −1    predicted E_hull (Du & Wang) + band-gap / window flags
 ============  ======================  =====  ==========================================================
 
 The cluster score is leave-one-out on purpose: the method is semi-supervised (clusters are ranked
@@ -30,7 +30,8 @@ import pandas as pd
 from sicnb.data import Dataset
 from sicnb.ledger.core import MethodAdapter, register_method
 
-__all__ = ["TOPOLOGY", "CLUSTER", "CLASSIFY", "BVSE", "leave_one_out_cluster_scores"]
+__all__ = ["TOPOLOGY", "CLUSTER", "PES", "CLASSIFY", "BVSE", "HTVS", "leave_one_out_cluster_scores", "pes_shortlist", "cached_rows",
+           "PES_NOTEBOOK_PARAMS"]
 
 
 def _pmap_kw(run: Mapping[str, Any], desc: str) -> dict[str, Any]:
@@ -146,18 +147,112 @@ CLUSTER = register_method(MethodAdapter(
 ))
 
 
-# --- PES descriptors (notebook 03) ------------------------------------------------------------------
+# --- PES descriptors (notebook 03): a cascade on a shortlist ----------------------------------------
+
+#: parameters of :func:`sicnb.pes.pes_descriptors` exactly as notebook 03 passes them (its cache is reused)
+PES_NOTEBOOK_PARAMS = {"potential": "chgnet", "step": 0.25}
+#: cascade settings (not parameters of pes_descriptors): shortlist size, cell-size cap, per-structure time limit,
+#: and whether to compute at all (``cache_only``)
+PES_CASCADE_KEYS = ("top", "max_atoms", "timeout_s", "cache_only")
+
+
+def _pes_spellings(p: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The parameter dicts under which the same PES result may sit in the cache: notebook 03's spelling
+    (``potential``, ``step``) and the ``sicnb pes`` CLI's (every option written out)."""
+    cli = {"potential": p.get("potential", "chgnet"), "model": p.get("model"), "mobile_ion": p.get("mobile_ion", "Li"),
+           "step": p.get("step", 0.25), "r_min": p.get("r_min", 1.2), "exhaustive": p.get("exhaustive", False)}
+    out = [dict(p)]
+    if set(p) <= set(cli) and cli != p:
+        out.append(cli)
+    return out
+
+
+def pes_shortlist(consensus: pd.Series, dataset: Dataset, top: int, max_atoms: int | None = None) -> pd.DataFrame:
+    """Which structures the PES cascade scans: the ``top`` best by ``consensus`` (higher = better) among
+    ordered-or-orderable structures with at most ``max_atoms`` sites.
+
+    Returns one row per id: ``cascade_rank`` (rank in the consensus, 1 = best), ``n_sites`` and
+    ``selection`` — ``"shortlist"``, ``"too large"`` (ranked inside the shortlist's reach but over
+    ``max_atoms``: the next eligible structure takes its place), ``"outside shortlist"`` or ``"no consensus"``.
+    Ties in the consensus are broken by id so the shortlist is reproducible.
+    """
+    if int(top) != top or top < 0:
+        from sicnb.errors import ParameterError
+
+        raise ParameterError(f"pes top={top!r}: the shortlist size must be a non-negative integer")
+    structs = dataset.structures()
+    cons = pd.to_numeric(consensus.reindex(list(structs)), errors="coerce")
+    n_sites = pd.Series({i: len(s) for i, s in structs.items()}, dtype=float)
+    rank = cons.rank(method="min", ascending=False)
+    order = sorted(cons.dropna().index, key=lambda i: (-cons[i], i))
+    sel = pd.Series("outside shortlist", index=cons.index, dtype=object)
+    sel[cons.isna()] = "no consensus"
+    taken = 0
+    for i in order:
+        if taken >= top:
+            break
+        if max_atoms is not None and n_sites[i] > max_atoms:
+            sel[i] = "too large"
+            continue
+        sel[i] = "shortlist"
+        taken += 1
+    return pd.DataFrame({"cascade_rank": rank, "n_sites": n_sites.reindex(cons.index), "selection": sel})
+
 
 def _compute_pes(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.parallel import pmap
+    from sicnb import __version__
+    from sicnb.parallel import _canonical, function_id, pmap
     from sicnb.pes import pes_descriptors
 
-    p = dict(params)
-    cache_only = bool(p.pop("cache_only", True))
+    p = {k: v for k, v in params.items() if k not in PES_CASCADE_KEYS}
+    top, max_atoms = int(params.get("top", 10)), params.get("max_atoms")
+    cache_only = bool(params.get("cache_only", False))
     ds = dataset.with_structures()
-    if cache_only:
-        return cached_rows(pes_descriptors, ds, p, run.get("cache_dir"))
-    return pmap(pes_descriptors, ds, p, **_pmap_kw(run, "pes"))
+    # results already in the cache (notebook 03, sicnb pes, an earlier ledger), under any parameter spelling
+    cached = None
+    for spelling in _pes_spellings(p):
+        c = cached_rows(pes_descriptors, ds, spelling, run.get("cache_dir"))
+        c = c[~c["error"].str.startswith("NotCached")]
+        cached = c if cached is None else pd.concat([cached, c[~c.index.isin(cached.index)]])
+    consensus = run.get("consensus")
+    if consensus is None:
+        consensus = pd.Series(np.nan, index=ds.ids)
+    short = pes_shortlist(consensus, ds, top, max_atoms)
+    todo = [i for i in short.index[short["selection"].eq("shortlist")] if i not in cached.index]
+    parts = [cached]
+    if todo and not cache_only:
+        kw = _pmap_kw(run, "pes (cascade shortlist)")
+        if params.get("timeout_s"):
+            kw["timeout"] = float(params["timeout_s"])
+        recs = [r for r in ds.records if r.id in set(todo)]
+        parts.append(pmap(pes_descriptors, recs, p, **kw))
+    tab = pd.concat([x for x in parts if len(x)]) if any(len(x) for x in parts) else pd.DataFrame(columns=["error"])
+    tab = tab[~tab.index.duplicated()].reindex(short.index)
+    tab["pes_selection"] = short["selection"]
+    tab["cascade_rank"] = short["cascade_rank"]
+    in_cache = tab.index.isin(cached.index)
+    tab.loc[in_cache & tab["pes_selection"].ne("shortlist"), "pes_selection"] = "cache"
+    err = tab["error"] if "error" in tab else pd.Series(np.nan, index=tab.index)
+    missing = err.isna()
+    why = {
+        "outside shortlist": lambda r: (f"NotScored: outside the PES cascade shortlist (cheap-consensus rank {r.cascade_rank:.0f}; "
+                                        f"the ledger scans the top {top}{'' if max_atoms is None else f' with ≤ {max_atoms} sites'}; "
+                                        "raise pes top or run notebook 03 / sicnb pes to score it)"),
+        "too large": lambda r: (f"NotScored: cheap-consensus rank {r.cascade_rank:.0f} is within the shortlist's reach but the cell has "
+                                f"{r.n_sites:.0f} sites > max_atoms={max_atoms} (a scan grows with cell volume × atoms)"),
+        "no consensus": lambda r: "NotScored: no consensus score from the whole-pool methods, so not ranked for the PES cascade",
+        "shortlist": lambda r: ("NotScored: on the shortlist but cache_only=True" if cache_only else "not computed"),
+    }
+    info = short.join(tab[["pes_selection"]], rsuffix="_")
+    for i in tab.index[missing]:
+        tab.loc[i, "error"] = why.get(short.loc[i, "selection"], lambda r: "not computed")(info.loc[i])
+    tab["error"] = tab["error"].fillna("").astype(str)
+    tab["method"] = function_id(pes_descriptors) + " (cascade)"
+    tab["params"] = _canonical({**p, "cascade": {"top": top, "max_atoms": max_atoms}})
+    tab["sicnb_version"] = __version__
+    tab.attrs.update({"method": function_id(pes_descriptors), "n_shortlist": int(short["selection"].eq("shortlist").sum()),
+                      "n_cached": int(in_cache.sum()), "n_computed": len(todo) if not cache_only else 0})
+    return tab
 
 
 def _pes_model(params: Mapping[str, Any]) -> str:
@@ -167,11 +262,13 @@ def _pes_model(params: Mapping[str, Any]) -> str:
 
 
 PES = register_method(MethodAdapter(
-    name="pes", title="PES Ξ", score="Xi", direction=+1, compute=_compute_pes,
-    requires=("sicnb.pes:pes_descriptors",), extra=("MPE",),
-    defaults={"cache_only": True}, model=_pes_model,
-    description="Ξ (eq. 4 of the PES paper) from frozen-framework ML-potential scans; MPE in eV. "
-                "By default read from notebook 03's cache only (cache_only=True): a scan per structure is too slow to run here",
+    name="pes", title="PES Ξ (cascade)", score="Xi", direction=+1, compute=_compute_pes,
+    requires=("sicnb.pes:pes_descriptors",), extra=("MPE", "FV_connected_0.5", "pes_selection", "cascade_rank", "seconds"),
+    defaults={**PES_NOTEBOOK_PARAMS, "top": 10, "max_atoms": 60, "timeout_s": 900.0, "cache_only": False}, model=_pes_model,
+    stage=1, in_consensus=False, coverage="cascade shortlist",
+    description="Ξ (eq. 4 of the PES paper) from frozen-framework ML-potential scans; MPE in eV. A cascade: scanned for the "
+                "top `top` structures of the consensus of the whole-pool methods (≤ max_atoms sites) plus any cached result, "
+                "so it is kept out of the consensus and its enrichment is computed only within its scored subset",
 ))
 
 
@@ -222,20 +319,29 @@ BVSE = register_method(MethodAdapter(
 ))
 
 
-# --- HTVS stability screens (notebook 05) -----------------------------------------------------------
+# --- HTVS stability screens (notebook 05, Du & Wang) ----------------------------------------------
 
-def _no_compute(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.errors import SicnbError
+def _compute_htvs(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    from sicnb.htvs.pool import screen_pool
+    from sicnb.htvs.screen import Thresholds
 
-    raise SicnbError("the HTVS adapter has no per-structure computation")
+    p = dict(params)
+    th = Thresholds(**dict(p.pop("thresholds", None) or {}))
+    tab = screen_pool(dataset.with_structures(), thresholds=th, cache_dir=run.get("cache_dir"), n_workers=run.get("n_workers", 1),
+                      progress=run.get("progress", True), **p)
+    tab["hull_source"] = tab.attrs.get("hull", "")
+    return tab
 
 
 HTVS = register_method(MethodAdapter(
-    name="htvs", title="HTVS stability", score="e_hull_ev_per_atom", direction=-1, compute=_no_compute,
-    pass_flags=("pass_stability", "pass_band_gap", "pass_oxidation"), extra=("band_gap_ev", "reduction_limit_v", "oxidation_limit_v"),
-    model="chgnet energies + reference hull (sicnb.htvs)",
-    description="predicted E_hull (eV/atom) with band-gap and oxidation-limit screens",
-    unavailable=("sicnb.htvs screens generated substitution candidates per composition (screen_compositions on a candidate "
-                 "table); it has no per-structure function for an existing pool, so the ledger cannot score this pool with it yet. "
-                 "Pass a table with e_hull_ev_per_atom per id via build_ledger(tables={'htvs': ...}) to include it"),
+    name="htvs", title="HTVS stability (E_hull)", score="e_hull_ev_per_atom", direction=-1, compute=_compute_htvs,
+    requires=("sicnb.htvs.pool:screen_pool",),
+    pass_flags=("pass_stability", "pass_band_gap", "pass_oxidation", "pass_htvs"),
+    extra=("energy_ev_per_atom", "formation_energy_ev_per_atom", "band_gap_ev", "reduction_limit_v", "oxidation_limit_v",
+           "window_v", "reduction_products", "oxidation_products", "n_reference_entries", "hull_source"),
+    defaults={"potential_name": "chgnet", "band_gap_fidelity": "GLLB-SC", "mobile_ion": "Li", "max_sites": 60},
+    model=lambda p: (f"{p.get('potential_name', 'chgnet')} single points + reference hull (MP entries with MP_API_KEY, else embedded-pool "
+                     f"MP structures with the same potential); MEGNet-MP-2019.4.1-BandGap-mfi ({p.get('band_gap_fidelity', 'GLLB-SC')})"),
+    description="predicted E_hull (eV/atom; lower = more stable, a stability screen, not a conductivity score) with Du & Wang's "
+                "pass flags: E_hull ≤ 0.2 and E_f ≤ 0.1 eV/atom, band gap > 0.5 eV, oxidation limit ≥ 4 V vs Li/Li⁺",
 ))

@@ -2,13 +2,15 @@
 
 :func:`report_card` gathers a structure's row of the ledger (every method's score, percentile,
 pass flags, uncertainty and error), its label, its consensus rank and — computed on demand for
-this one structure — the Li-only persistence barcode of its first symmetry-distinct mobile site.
+this one structure — the Li-only persistence barcode of its first symmetry-distinct mobile site, and
+the arrays of its PES level map (:mod:`sicnb.ledger.levelgrid`) when a scan with its energy grid is in
+the cache (``level_map="cached"``, default) or is requested (``level_map="compute"``, one PES scan).
 Figures and the HTML export are in :mod:`sicnb.viz.ledger` (:func:`sicnb.viz.ledger.report_card_html`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -29,11 +31,14 @@ HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("bvse.E_a_3D", "BVSE E_a 3D (eV)"),
     ("topology.score", "r_connected (Å)"),
     ("topology.rho_cycles", "rho_cycles"),
-    ("pes.score", "Ξ"),
+    ("pes.score", "Ξ (PES cascade)"),
+    ("pes.MPE", "PES MPE (eV)"),
     ("htvs.score", "E_hull (eV/atom)"),
+    ("htvs.formation_energy_ev_per_atom", "E_f (eV/atom)"),
     ("htvs.band_gap_ev", "band gap (eV)"),
     ("htvs.reduction_limit_v", "stability window: reduction limit (V vs Li/Li⁺)"),
     ("htvs.oxidation_limit_v", "stability window: oxidation limit (V vs Li/Li⁺)"),
+    ("htvs.window_v", "stability window width (V)"),
 )
 
 
@@ -51,7 +56,9 @@ class ReportCard:
     methods: pd.DataFrame
     headline: dict[str, float]
     barcode: dict[str, Any] | None = None
-    level_map: Any = None
+    #: ``structure`` (the scanned cell), ``field`` (level map on the 2×2×2 supercell, eV), ``origin_index``,
+    #: ``threshold_ev``, ``site_index``, ``site_MPE``, ``Xi``, ``source`` ("cache"/"computed"); None when absent
+    level_map: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -66,13 +73,46 @@ def _barcode(structure: Structure, radius_angstrom: float, mobile_ion: str) -> d
             "radius_angstrom": float(radius_angstrom), "cloud": f"{mobile_ion}-only"}
 
 
+def _level_map(structure: Structure, sid: str, how: str, pes_params: Mapping[str, Any], cache_dir: Any,
+               threshold_ev: float) -> tuple[dict[str, Any] | None, str]:
+    from sicnb.data import Record
+    from sicnb.ledger.levelgrid import decode_level_grid, level_map_arrays, pes_level_grid
+    from sicnb.ledger.methods import cached_rows
+    from sicnb.parallel import pmap
+
+    rec = [Record(sid, structure)]
+    if how == "compute":
+        row = pmap(pes_level_grid, rec, dict(pes_params), cache_dir=cache_dir, progress=False, nan_policy="allow").iloc[0]
+        source = "computed (or read from the cache)"
+    else:
+        row = cached_rows(pes_level_grid, rec, dict(pes_params), cache_dir).iloc[0]
+        source = "cache"
+    if row["error"]:
+        if str(row["error"]).startswith("NotCached"):
+            return None, ("level-map isosurface: no PES energy grid in the cache for this structure; "
+                          "report_card(..., level_map='compute') runs one PES scan for it")
+        return None, f"level-map isosurface: the PES scan failed: {str(row['error'])[:200]}"
+    scanned, energy = decode_level_grid(row)
+    lm, origin = level_map_arrays(energy)
+    return {"structure": scanned, "field": lm, "origin_index": origin, "threshold_ev": float(threshold_ev),
+            "site_index": int(row["site_index"]), "site_MPE": float(row["site_MPE"]), "Xi": float(row["Xi"]),
+            "grid_shape": str(row["grid_shape"]), "source": source, "params": dict(pes_params)}, ""
+
+
 def report_card(ledger: Ledger, dataset: Dataset | None, structure_id: str, barcode: bool = True,
-                radius_angstrom: float = 10.0, mobile_ion: str = "Li") -> ReportCard:
+                radius_angstrom: float = 10.0, mobile_ion: str = "Li", level_map: str | bool = "cached",
+                pes_params: Mapping[str, Any] | None = None, cache_dir: Any = None, level_threshold_ev: float = 0.5) -> ReportCard:
     """The report card of ``structure_id`` (raises :class:`ParameterError` if it is not in the ledger).
 
-    ``dataset`` supplies the structure (for the viewer and the barcode); ``None`` gives a card without
-    them. ``barcode=False`` skips the one persistent-homology computation.
+    ``dataset`` supplies the structure (for the viewer, the barcode and the level map); ``None`` gives a
+    card without them. ``barcode=False`` skips the one persistent-homology computation.
+    ``level_map``: ``"cached"`` (default) adds the level-map arrays when a :func:`sicnb.ledger.levelgrid.pes_level_grid`
+    result for ``pes_params`` (default: the ledger's PES potential and grid step) is in the pmap cache ``cache_dir``;
+    ``"compute"`` runs that scan if needed (5–100 s for a small cell); ``False`` skips it. The isosurface is drawn at
+    LM = ``level_threshold_ev`` by :func:`sicnb.viz.ledger.report_card_figures`.
     """
+    if level_map not in ("cached", "compute", False, None):
+        raise ParameterError(f"level_map={level_map!r}: use 'cached', 'compute' or False")
     t = ledger.table
     if structure_id not in t.index:
         raise ParameterError(f"{structure_id!r} is not in the ledger ({len(t)} structures); pick an id from ledger.table.index")
@@ -97,9 +137,31 @@ def report_card(ledger: Ledger, dataset: Dataset | None, structure_id: str, barc
             bc = _barcode(structure, radius_angstrom, mobile_ion)
         except Exception as exc:  # noqa: BLE001 - a card without a barcode is still a card
             notes.append(f"barcode not computed: {type(exc).__name__}: {exc}")
-    if "pes.score" not in t or ledger.methods.set_index("name").get("status", pd.Series()).get("pes") != "present":
-        notes.append("level-map isosurface: not computed (the PES method is not present in this ledger)")
+    lm = None
+    if level_map and structure is not None:
+        if pes_params is None:
+            from sicnb.ledger.methods import PES_NOTEBOOK_PARAMS
+
+            pes_params = dict(PES_NOTEBOOK_PARAMS)
+            mrow = ledger.methods.set_index("name")
+            if "pes" in mrow.index:
+                try:
+                    import json
+
+                    given = json.loads(mrow.loc["pes", "params"])
+                    pes_params.update({k: given[k] for k in ("potential", "step") if k in given})
+                except (ValueError, TypeError):
+                    pass
+        pes_params = {"mobile_ion": mobile_ion, **dict(pes_params)}
+        try:
+            lm, note = _level_map(structure, structure_id, str(level_map), pes_params, cache_dir, level_threshold_ev)
+        except Exception as exc:  # noqa: BLE001 - a card without a level map is still a card
+            lm, note = None, f"level-map isosurface not computed: {type(exc).__name__}: {exc}"
+        if note:
+            notes.append(note)
+    elif level_map and structure is None:
+        notes.append("level-map isosurface: no structure (dataset not given)")
     label = {k: row.get(k) for k in ("log10_sigma", "superionic", "label_source", "label_name", "label_ref")}
     return ReportCard(id=structure_id, formula=str(row.get("formula", "")), structure=structure, label=label,
                       consensus=float(row.get("consensus", np.nan)), consensus_rank=float(row.get("consensus_rank", np.nan)),
-                      n_pool=len(t), methods=methods, headline=headline, barcode=bc, notes=notes)
+                      n_pool=len(t), methods=methods, headline=headline, barcode=bc, level_map=lm, notes=notes)

@@ -117,7 +117,10 @@ def method_coverage_figure(methods: pd.DataFrame, n_pool: int, title: str | None
     """Bar chart of how many structures each method scored, with absent/failed methods marked and their reason on hover."""
     go = _go()
     colors = {"present": "#2ca02c", "absent": "#7f7f7f", "failed": "#d62728"}
-    fig = go.Figure(go.Bar(x=methods["name"], y=methods["n_scored"], marker_color=[colors.get(s, "#1f77b4") for s in methods["status"]],
+    cov = methods["coverage"] if "coverage" in methods else pd.Series("whole pool", index=methods.index)
+    cols = [("#ff7f0e" if (s == "present" and c != "whole pool") else colors.get(s, "#1f77b4")) for s, c in zip(methods["status"], cov)]
+    fig = go.Figure(go.Bar(x=[f"{n}<br>({c})" if c != "whole pool" else n for n, c in zip(methods["name"], cov)], y=methods["n_scored"],
+                           marker_color=cols,
                            text=[f"{s}" if s != "present" else f"{n}/{n_pool}" for s, n in zip(methods["status"], methods["n_scored"])],
                            textposition="outside", hovertext=[(r or "scored") for r in methods["reason"]], hoverinfo="text+x"))
     fig.update_layout(title=title or f"Structures scored by each method (pool of {n_pool})", yaxis_title="structures scored",
@@ -142,8 +145,37 @@ def _percentile_figure(card):
     return fig
 
 
+def _window_figure(card):
+    """The electrochemical stability window (V vs Li/Li⁺) as a bar, with Du & Wang's 4 V oxidation screen."""
+    go = _go()
+    red = card.headline.get("stability window: reduction limit (V vs Li/Li⁺)")
+    ox = card.headline.get("stability window: oxidation limit (V vs Li/Li⁺)")
+    if red is None or ox is None:
+        return None
+    hi = ox if np.isfinite(ox) else 8.0
+    fig = go.Figure(go.Bar(x=[hi - red], base=[red], y=["window"], orientation="h", marker_color="#2ca02c",
+                           text=[f"{red:.2f} – {'∞' if not np.isfinite(ox) else f'{ox:.2f}'} V"], textposition="inside",
+                           hoverinfo="text"))
+    fig.add_vline(x=4.0, line_dash="dot", annotation_text="4 V (oxidation screen)")
+    fig.update_layout(title=f"{card.id} {card.formula}: electrochemical stability window (grand-potential phase diagrams, ML energies)",
+                      xaxis_title="potential (V vs Li/Li⁺)", xaxis_range=[0, max(6.0, hi + 0.5)], height=200,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def _levelmap_figure(card):
+    """The level-map isosurface (LM = threshold) from the card's precomputed arrays."""
+    from sicnb.viz.levelmap import levelmap_figure
+
+    lm = card.level_map
+    return levelmap_figure(lm["structure"], lm["field"], threshold_ev=lm["threshold_ev"], kind="LM", origin_index=lm["origin_index"],
+                           title=(f"{card.id} {card.formula}: level map LM = {lm['threshold_ev']:g} eV around Li site {lm['site_index']} "
+                                  f"(site MPE {lm['site_MPE']:.2f} eV, Ξ {lm['Xi']:.2f})"))
+
+
 def report_card_figures(card) -> list:
-    """The card's figures: method percentiles, the structure (plotly 3D), and the Li-only barcode (if computed)."""
+    """The card's figures: method percentiles, the structure (plotly 3D), the Li-only barcode (if computed),
+    the stability window (if the HTVS method scored it) and the level-map isosurface (if its arrays are on the card)."""
     figs = [_percentile_figure(card)]
     if card.structure is not None:
         from sicnb.viz.structure import structure_figure
@@ -156,6 +188,11 @@ def report_card_figures(card) -> list:
         d = float(r) if r is not None and np.isfinite(r) else 3.0
         figs.append(barcode_figure(card.barcode["points"], card.barcode["intervals"], d, r_connected=r,
                                    title=f"{card.barcode['cloud']} barcode of mobile site {card.barcode['site_index']} (R = {card.barcode['radius_angstrom']:g} Å)"))
+    w = _window_figure(card)
+    if w is not None:
+        figs.append(w)
+    if getattr(card, "level_map", None) is not None:
+        figs.append(_levelmap_figure(card))
     return figs
 
 
