@@ -6,7 +6,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from sicnb.errors import ParameterError
-from sicnb.pes import centred_supercell, free_volume, level_map, minimal_percolation_energy, xi_descriptor
+from sicnb.pes import DEFAULT_THRESHOLDS_EV, centred_supercell, free_volume, level_map, minimal_percolation_energy, xi_descriptor
 from sicnb.pes.grid import excluded_mask, grid_shape, grid_symmetry_ops, orbit_labels, space_group_ops, stabiliser
 
 
@@ -278,3 +278,78 @@ def test_distance_drift_estimate_resolves_what_linear_interpolation_misses(li2o_
     assert np.abs(drift[low] - e[low]).max() < 0.3
     assert np.abs(linear[low] - e[low]).max() > 1.0
     np.testing.assert_allclose(nearest_distance(fw, shape)[~excl].min(), 1.2, atol=0.3)
+
+
+def test_percolation_path_is_a_minimax_witness():
+    """percolation_path returns eq. 2's MPE and a face-to-centre path of neighbouring points whose highest energy is it."""
+    from scipy import ndimage
+
+    from sicnb.pes.levelmap import percolation_path
+
+    e = ndimage.gaussian_filter(np.random.default_rng(5).normal(size=(15, 15, 15)), 1.2)
+    mpe, path = percolation_path(e)
+    assert mpe == pytest.approx(minimal_percolation_energy(level_map(e)))
+    ijk = np.array(np.unravel_index(path, e.shape)).T
+    assert tuple(ijk[0]) == (7, 7, 7) and (0 in ijk[-1] or 14 in ijk[-1])  # centre → a face
+    assert np.all(np.abs(np.diff(ijk, axis=0)).sum(axis=1) == 1)  # face-sharing steps
+    assert e.ravel()[path].max() == pytest.approx(mpe)
+    sealed = np.zeros((7, 7, 7))
+    sealed[1, :, :] = np.inf
+    sealed[5, :, :] = np.inf
+    sealed[:, 1, :] = np.inf
+    sealed[:, 5, :] = np.inf
+    sealed[:, :, 1] = np.inf
+    sealed[:, :, 5] = np.inf
+    m, p = percolation_path(sealed)
+    assert np.isinf(m) and p.size == 0
+
+
+class _AnalyticPotential:
+    """A fake potential: the energy of the last site (the scanned ion) from an analytic field of its fractional position,
+    counting calls. Field: a channel along x (walls 12 eV·(sin²πy + sin²πz)), a floor rising to 1.8 eV mid-cell, and a
+    one-grid-point-thin 1.5 eV barrier at x = 11/20 that no coarse (stride 2 or 4) point sees: the MPE (≈ 3.28 eV) lies far
+    above the FV thresholds and above the FV refinement band."""
+
+    provenance: dict = {}
+
+    def __init__(self):
+        self.calls = 0
+
+    @staticmethod
+    def field(f: np.ndarray) -> np.ndarray:
+        x, y, z = f[..., 0] % 1.0, f[..., 1] % 1.0, f[..., 2] % 1.0
+        dx = (x - 11 / 20 + 0.5) % 1.0 - 0.5
+        return 12.0 * (np.sin(np.pi * y) ** 2 + np.sin(np.pi * z) ** 2) + 1.8 * np.sin(np.pi * x) ** 2 + 1.5 * np.exp(-(dx / 0.02) ** 2)
+
+    def energies(self, structures, batch_size=32):
+        self.calls += len(structures)
+        return self.field(np.array([s.frac_coords[-1] for s in structures]))
+
+
+def _analytic_scan(**kw):
+    from sicnb.pes.scan import scan_site
+
+    s = Structure(Lattice.cubic(5.0), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    pot = _AnalyticPotential()
+    ident = [(np.eye(3, dtype=int), np.zeros(3))]
+    sc = scan_site(s, 0, pot, ops=ident, shape=(20, 20, 20), use_symmetry=False, **kw)
+    assert sc.n_potential_calls == pot.calls
+    mpe = minimal_percolation_energy(level_map(centred_supercell(sc.energy_ev)[0]))
+    return sc, mpe
+
+
+def test_minimax_path_refinement_finds_a_thin_high_saddle_with_few_calls():
+    full, mpe_full = _analytic_scan(exhaustive=True)
+    assert 3.0 < mpe_full < 3.5  # the thin barrier on top of the 1.8 eV floor
+    fast, mpe_fast = _analytic_scan()
+    assert fast.mpe_exact and abs(fast.mpe_lower_bound_ev - mpe_full) < 1e-9
+    assert mpe_fast == pytest.approx(mpe_full, abs=1e-9)
+    # FV (eq. 3): every point below 1.0 eV is evaluated, so the thresholded sets are identical
+    for t in DEFAULT_THRESHOLDS_EV:
+        np.testing.assert_array_equal(fast.energy_ev < t, full.energy_ev < t)
+    assert fast.n_potential_calls * 10 < full.n_potential_calls
+    # the same scan without the path refinement misses the barrier (MPE too low by ~1.5 eV) and says so
+    blind, mpe_blind = _analytic_scan(max_path_iter=0)
+    assert not blind.mpe_exact and mpe_blind < mpe_full - 1.0
+    # an exact band method has to evaluate every point below the MPE (it cannot tell which of them matter): more calls
+    assert fast.n_potential_calls < np.count_nonzero(full.energy_ev < mpe_full)

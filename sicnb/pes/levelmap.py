@@ -8,7 +8,9 @@ Pure array code: no potentials, no structures. Energies are in eV on a regular g
   the lowest-energy point at the centre (Sec. II A, ``c_i ∈ {-N_i..N_i}``).
 * :func:`level_map` — eq. 1, ``LM(r) = min over paths C(r, r0) of max E on C``, on the grid with
   face-sharing (6-) neighbours, computed exactly as the minimax path through a minimum spanning tree.
-* :func:`minimal_percolation_energy` — eq. 2, min LM over the supercell faces.
+* :func:`minimal_percolation_energy` — eq. 2, min LM over the supercell faces;
+  :func:`percolation_path` also returns a minimax path that realises it (the MPE refinement of
+  :mod:`sicnb.pes.scan` evaluates the not-yet-evaluated points on it).
 * :func:`free_volume` — eq. 3, fraction of grid points with ``X < t``.
 * :func:`xi_descriptor` — eq. 4.
 """
@@ -24,6 +26,7 @@ __all__ = [
     "centred_supercell",
     "level_map",
     "minimal_percolation_energy",
+    "percolation_path",
     "free_volume",
     "xi_descriptor",
     "DEFAULT_THRESHOLDS_EV",
@@ -63,14 +66,8 @@ def _grid_edges(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(us), np.concatenate(vs)
 
 
-def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> np.ndarray:
-    """Eq. 1: ``LM(r) = min_{paths r0→r} max_{r' on path} E(r')`` on a (non-periodic) grid.
-
-    Paths step between face-sharing neighbours. ``start`` defaults to the grid centre (the layout of
-    :func:`centred_supercell`). ``+inf``/NaN points are impassable; unreachable points get ``+inf``.
-    Exact: the minimax path between two nodes runs along the minimum spanning tree of the grid graph
-    with edge weight ``max(E_u, E_v)``.
-    """
+def _minimax_tree(energy: np.ndarray, start: tuple[int, int, int] | None):
+    """Level map (eq. 1) plus the minimum-spanning-tree predecessors that realise it (``pred[s] < 0``)."""
     e = np.asarray(energy, dtype=float)
     if e.ndim != 3:
         raise ParameterError(f"energy grid must be 3-D, got shape {e.shape}")
@@ -80,8 +77,9 @@ def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> 
     flat = np.where(np.isfinite(e), e, np.inf).ravel()
     s = int(np.ravel_multi_index(start, shape))
     out = np.full(flat.size, np.inf)
+    pred = np.full(flat.size, -9999, dtype=np.int64)
     if not np.isfinite(flat[s]):
-        return out.reshape(shape)
+        return out.reshape(shape), pred
     u, v = _grid_edges(shape)
     ok = np.isfinite(flat[u]) & np.isfinite(flat[v])
     u, v = u[ok], v[ok]
@@ -99,8 +97,35 @@ def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> 
         lp = lm[parent]
         en = ev[node]
         lm[node] = lp if lp > en else en
-    lm = np.asarray(lm)
-    return lm.reshape(shape)
+    return np.asarray(lm).reshape(shape), pred
+
+
+def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Eq. 1: ``LM(r) = min_{paths r0→r} max_{r' on path} E(r')`` on a (non-periodic) grid.
+
+    Paths step between face-sharing neighbours. ``start`` defaults to the grid centre (the layout of
+    :func:`centred_supercell`). ``+inf``/NaN points are impassable; unreachable points get ``+inf``.
+    Exact: the minimax path between two nodes runs along the minimum spanning tree of the grid graph
+    with edge weight ``max(E_u, E_v)``.
+    """
+    return _minimax_tree(energy, start)[0]
+
+
+def percolation_path(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> tuple[float, np.ndarray]:
+    """Eq. 2 with its witness: ``(MPE, path)`` where ``path`` holds the flat indices (into ``energy``) of a
+    minimax path from ``start`` (default: the centre) to a face point of lowest level; every point on it
+    has ``E ≤ MPE`` and its highest point is the bottleneck. Empty path and ``inf`` if nothing percolates."""
+    lm, pred = _minimax_tree(energy, start)
+    faces = _faces_mask(lm.shape)
+    vals = np.where(faces, lm, np.inf).ravel()
+    end = int(np.argmin(vals))
+    mpe = float(vals[end])
+    if not np.isfinite(mpe):
+        return mpe, np.zeros(0, dtype=np.int64)
+    path = [end]
+    while pred[path[-1]] >= 0:
+        path.append(int(pred[path[-1]]))
+    return mpe, np.asarray(path[::-1], dtype=np.int64)
 
 
 def _faces_mask(shape: tuple[int, int, int]) -> np.ndarray:
