@@ -5,7 +5,9 @@ Run:  OMP_NUM_THREADS=1 nice python bench/bench_pes.py [--ids ID ...] [--potenti
 Both runs use the same code, grid, potential and (symmetrized) input: the exhaustive run evaluates every
 grid point ≥ R_min from the framework, without stabiliser reduction or refinement. Prints per structure
 MPE / FV deviations, potential-call ratio and wall time, a markdown table, then the acceptance checks
-(MPE within 0.02 eV, FV within 2 % relative, ≥ 20× fewer calls, ≤ 60 s per structure).
+(MPE within 0.02 eV, FV within 2 % relative, ≥ 20× fewer calls, ≤ 60 s per structure). The default ids are
+the seven cells used to choose the refinement parameters ("tuning") and two 24–28-atom cells that were not
+("validation"); the ``role`` column says which.
 
 ``--reference-cache DIR`` keeps each exhaustive result (descriptors, calls, seconds) as JSON keyed by id,
 potential and the descriptor code version, and reuses it on the next run: the exhaustive scan of a 20-atom
@@ -22,8 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-#: Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr (2–4 atoms) and Li6CrN4 (22 atoms, 12 Li on 2 distinct sites)
-DEFAULT_IDS = ["mbdiel-4595", "mbdiel-4576", "mbdiel-2008", "mbdiel-4583", "mbdiel-4553", "mbdiel-4528", "mbdiel-0838"]
+#: Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr (2–4 atoms) and Li6CrN4 (22 atoms, 12 Li on 2 distinct sites): the cells whose
+#: stored exhaustive energies were used to choose the refinement parameters of sicnb.pes.scan ("tuning")
+TUNING_IDS = ["mbdiel-4595", "mbdiel-4576", "mbdiel-2008", "mbdiel-4583", "mbdiel-4553", "mbdiel-4528", "mbdiel-0838"]
+#: LiCrSiO4 (28 atoms, 4 Li on 1 distinct site) and LiSi2N3 (24 atoms, 4 Li on 1 distinct site): not used for the
+#: choice ("validation")
+VALIDATION_IDS = ["mbdiel-1080", "mbdiel-3117"]
+DEFAULT_IDS = TUNING_IDS + VALIDATION_IDS
 
 
 def _exhaustive(s, sid: str, potential: str, cache: Path | None) -> tuple[dict, float, bool]:
@@ -66,7 +73,7 @@ def main() -> None:
         fv_keys = [f"FV_{k}_{x:g}" for k in ("connected", "disconnected") for x in DEFAULT_THRESHOLDS_EV]
         rel = [abs(fast[k] - full[k]) / full[k] if full[k] > 0 else float(fast[k] > 0) for k in fv_keys]
         rows.append({
-            "id": sid, "formula": full["formula"], "n_atoms": len(s), "n_Li": int(full["n_mobile_ions"]),
+            "id": sid, "role": "tuning" if sid in TUNING_IDS else "validation", "formula": full["formula"], "n_atoms": len(s), "n_Li": int(full["n_mobile_ions"]),
             "sites_scanned": int(full["n_mobile_sites_scanned"]), "grid": full["grid_shape"],
             "MPE_exh": full["MPE"], "dMPE": abs(fast["MPE"] - full["MPE"]), "max_rel_dFV": max(rel),
             "Xi_exh": full["Xi"], "Xi_fast": fast["Xi"], "mpe_refined": fast["mpe_refined"],
@@ -77,10 +84,10 @@ def main() -> None:
         print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda v: f"{v:.4g}"), flush=True)
     df = pd.DataFrame(rows)
     print("\n" + df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print("\n| id | formula | atoms (Li) | grid | MPE exh (eV) | abs dMPE (eV) | max rel dFV | calls exh | calls default | ratio | s exh | s default (CPU s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| id | role | formula | atoms (Li) | grid | MPE exh (eV) | abs dMPE (eV) | max rel dFV | calls exh | calls default | ratio | s exh | s default (CPU s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['id']} | {r['formula']} | {r['n_atoms']} ({r['n_Li']}) | {r['grid']} | {r['MPE_exh']:.3f} | {r['dMPE']:.1e} | "
+        print(f"| {r['id']} | {r['role']} | {r['formula']} | {r['n_atoms']} ({r['n_Li']}) | {r['grid']} | {r['MPE_exh']:.3f} | {r['dMPE']:.1e} | "
               f"{r['max_rel_dFV']:.1e} | {r['calls_exh']} | {r['calls_fast']} | {r['call_ratio']:.1f}× | {r['s_exh']:.0f}"
               f"{'*' if r['exh_cached'] else ''} | {r['s_fast']:.1f} ({r['cpu_s_fast']:.1f}) |")
     print(f"\npotential={args.potential}; structures={len(df)}")
