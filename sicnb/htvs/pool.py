@@ -301,7 +301,7 @@ def screen_pool(
 
     for c in ("energy_ev_per_atom", "formation_energy_ev_per_atom", "e_hull_ev_per_atom", "band_gap_ev", "oxidation_limit_v",
               "reduction_limit_v", "window_v"):
-        table[c] = pd.to_numeric(table[c], errors="coerce") if c in table else np.nan
+        table[c] = (pd.to_numeric(table[c], errors="coerce") + 0.0) if c in table else np.nan  # + 0.0: no "-0.0 V"
     # phase-diagram arithmetic leaves ±1e-9 eV/atom noise on phases that are on the hull: round to 0.1 meV/atom so
     # they tie (a ranking by E_hull must not be decided by floating-point noise)
     table["e_hull_ev_per_atom"] = table["e_hull_ev_per_atom"].round(4) + 0.0

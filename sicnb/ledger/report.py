@@ -124,7 +124,8 @@ def report_card(ledger: Ledger, dataset: Dataset | None, structure_id: str, barc
         flags = [f for f in str(m["pass_flags"]).split(",") if f and f"{name}.{f}" in t]
         flag_text = ", ".join(f"{f}={'yes' if bool(row[f'{name}.{f}']) else 'no'}" for f in flags if pd.notna(row[f"{name}.{f}"]))
         unc_col = f"{name}.{m['uncertainty']}" if m["uncertainty"] else None
-        rows.append({"method": name, "title": m["title"], "status": m["status"], "score_column": m["score"],
+        rows.append({"method": name, "title": m["title"], "status": m["status"], "coverage": m.get("coverage", "whole pool"),
+                     "score_column": m["score"],
                      "score": row.get(f"{name}.score", np.nan), "percentile": row.get(f"{name}.percentile", np.nan),
                      "uncertainty": row.get(unc_col, np.nan) if unc_col else np.nan, "pass_flags": flag_text,
                      "error": row.get(f"{name}.error", ""), "description": m["description"]})

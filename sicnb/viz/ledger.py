@@ -214,7 +214,8 @@ def report_card_html(card, include_plotlyjs: str | bool = "cdn", figures: bool =
                   f"log10 σ = {_fmt(lab.get('log10_sigma'))} (S/cm), known conductor: {_fmt(lab.get('superionic'))} "
                   f"— {_fmt(lab.get('label_source'))} {_fmt(lab.get('label_name'))} {_fmt(lab.get('label_ref'))}")
     head = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in card.headline.items())
-    cols = ["title", "status", "score_column", "score", "uncertainty", "percentile", "pass_flags", "error"]
+    cols = [c for c in ["title", "status", "coverage", "score_column", "score", "uncertainty", "percentile", "pass_flags", "error"]
+            if c in card.methods]
     mt = "".join("<tr>" + "".join(f"<td>{_fmt(r[c])}</td>" for c in cols) + "</tr>" for _, r in card.methods.iterrows())
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -223,6 +224,8 @@ def report_card_html(card, include_plotlyjs: str | bool = "cdn", figures: bool =
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}</style></head><body>",
         f"<h1>{html.escape(card.id)} — {html.escape(card.formula)}</h1>",
         f"<p>Consensus score {_fmt(card.consensus)} (rank {_fmt(card.consensus_rank)} of {card.n_pool}). Label: {label_text}.</p>",
+        "<p>Percentiles are among the structures each method scored: for a cascade method (PES) that is its shortlist, "
+        "not the whole pool.</p>",
         f"<h2>Headline numbers</h2><table>{head or '<tr><td>none of the headline methods scored this structure</td></tr>'}</table>",
         "<h2>Every method</h2><table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + f"</tr>{mt}</table>",
     ]
