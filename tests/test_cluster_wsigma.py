@@ -150,12 +150,3 @@ def test_ward_tree_uses_the_descriptor_as_computed_unless_asked_to_standardize()
     std = ward_tree(table, standardize=True)
     np.testing.assert_allclose(std.X.std(axis=0), 1.0)
 
-
-def test_ward_linkage_equals_scipy():
-    from scipy.cluster.hierarchy import linkage
-
-    pts = np.random.default_rng(7).normal(size=(300, 5)) * [1, 2, 3, 4, 50]
-    tree = ward_tree(pts)
-    Z = linkage(pts, method="ward")
-    np.testing.assert_array_equal(tree.Z[:, :2], Z[:, :2])
-    np.testing.assert_allclose(tree.Z[:, 2:], Z[:, 2:], rtol=1e-10)
