@@ -10,12 +10,13 @@ from sicnb.pes.levelmap import (
     free_volume,
     level_map,
     minimal_percolation_energy,
+    percolation_path,
     xi_descriptor,
 )
 from sicnb.pes.scan import DEFAULT_MARGINS_EV, DEFAULT_POTENTIAL, DEFAULT_STRIDES, PESResult, SiteScan, order_structure, pes_descriptors, pes_scan, scan_site
 
 __all__ = [
     "DEFAULT_THRESHOLDS_EV", "DEFAULT_POTENTIAL", "DEFAULT_STRIDES", "DEFAULT_MARGINS_EV", "centred_supercell", "free_volume", "level_map",
-    "minimal_percolation_energy", "xi_descriptor", "PESResult", "SiteScan", "order_structure", "pes_descriptors",
+    "minimal_percolation_energy", "percolation_path", "xi_descriptor", "PESResult", "SiteScan", "order_structure", "pes_descriptors",
     "pes_scan", "scan_site",
 ]

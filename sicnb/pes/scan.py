@@ -270,7 +270,7 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
     """Make the MPE (eq. 2) rest on evaluated points, refining only along the minimax path.
 
     Field ``G``: evaluated energies where known, ``estimate - margin_ev`` elsewhere (a lower bound on the true
-    energy when the estimate errs low by at most ``margin_ev``). The minimax value of ``G`` on the 2×2×2
+    energy when the estimate exceeds it by at most ``margin_ev``; not guaranteed, see the module doc). The minimax value of ``G`` on the 2×2×2
     supercell is then a lower bound on the true MPE; once the minimax path found on ``G`` passes through
     evaluated points only, that path realises the bound with true energies, so it *is* the true MPE (no
     estimated point can lower it: it already counts at its lower bound). Each iteration evaluates the estimated
