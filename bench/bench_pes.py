@@ -6,7 +6,7 @@ Both runs use the same code, grid, potential and (symmetrized) input: the exhaus
 grid point ≥ R_min from the framework, without stabiliser reduction or refinement. Prints per structure
 MPE / FV deviations, potential-call ratio and wall time, a markdown table, then the acceptance checks
 (MPE within 0.02 eV, FV within 2 % relative, ≥ 20× fewer calls, ≤ 60 s per structure). The default ids are
-the seven cells used to choose the refinement parameters ("tuning") and two 24–28-atom cells that were not
+the seven cells used to choose the refinement parameters ("tuning") and four 24–56-atom cells that were not
 ("validation"); the ``role`` column says which.
 
 ``--reference-cache DIR`` keeps each exhaustive result (descriptors, calls, seconds) as JSON keyed by id,
@@ -27,9 +27,9 @@ import pandas as pd
 #: Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr (2–4 atoms) and Li6CrN4 (22 atoms, 12 Li on 2 distinct sites): the cells whose
 #: stored exhaustive energies were used to choose the refinement parameters of sicnb.pes.scan ("tuning")
 TUNING_IDS = ["mbdiel-4595", "mbdiel-4576", "mbdiel-2008", "mbdiel-4583", "mbdiel-4553", "mbdiel-4528", "mbdiel-0838"]
-#: LiCrSiO4 (28 atoms, 4 Li on 1 distinct site) and LiSi2N3 (24 atoms, 4 Li on 1 distinct site): not used for the
-#: choice ("validation")
-VALIDATION_IDS = ["mbdiel-1080", "mbdiel-3117"]
+#: LiCrSiO4 (28 atoms, 4 Li on 1 distinct site), LiSi2N3 (24 atoms, 4 Li on 1 distinct site), LiMgH6Ir (36 atoms,
+#: 2 distinct Li sites) and LiAl5O8 (56 atoms, 1 distinct Li site): not used for the choice ("validation")
+VALIDATION_IDS = ["mbdiel-1080", "mbdiel-3117", "mbdiel-1556", "mbdiel-0965"]
 DEFAULT_IDS = TUNING_IDS + VALIDATION_IDS
 
 
