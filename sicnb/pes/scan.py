@@ -37,16 +37,17 @@ Cheaper than the paper, checked against the exhaustive grid by the same code (``
    the true MPE, and a path of evaluated points attaining it makes it the true MPE (an estimated point can
    lower the MPE only if its true energy is below it, and it already counts at its lower bound). The
    premise is *not* guaranteed: on the bench cells the distance-drift estimate overshoots some points by up
-   to ~2 eV, so the refinement is a heuristic checked against the exhaustive grid (bench/RESULTS.md), not a
-   proof. Ions are scanned in turn; an ion stops refining once its lower bound reaches an exact MPE already
+   to 2–4 eV, so the refinement is a heuristic checked against the exhaustive grid (bench/RESULTS.md), not a
+   proof — and it fails on LiMgH6Ir (mbdiel-1556: MPE 2.94 vs 2.68 eV with ``mpe_refined`` True). Ions are scanned in turn; an ion stops refining once its lower bound reaches an exact MPE already
    found for another ion (it cannot lower the minimum). ``mpe_refined`` in the descriptors is True when
    the reported MPE is such an exact path value and no ion's bound lies below it. The former MPE band
    (``E_min + min(MPE_est, mpe_cap_ev) + mpe_margin_ev``) is off by default (``mpe_cap_ev=0``): it refined a
    whole energy band and missed MPEs above the cap (Li6CrN4, 2.6 eV).
    Defaults (strides 4, 2, 1; margins 1.0, 0.5 eV; path margin 0.5 eV; no path dilation) were chosen by
    replaying the scan on the stored exhaustive energies of the seven bench cells (Li2O, LiCl, Li3N, Li2S,
-   LiAlO2, LiBr, Li6CrN4) and checked on two 24–28-atom cells not used for that choice (LiCrSiO4, LiSi2N3;
-   bench/RESULTS.md); the one decision those two informed is dropping the flood pruning (item 2).
+   LiAlO2, LiBr, Li6CrN4) and checked on 24–56-atom cells not used for that choice (LiCrSiO4, LiSi2N3 — exact;
+   LiMgH6Ir — MPE off by 0.26 eV; bench/RESULTS.md); the one decision those informed is dropping the flood
+   pruning (item 2).
 4. **Batched energy-only calls** through :meth:`sicnb.potentials.Potential.energies`.
 
 Disordered inputs are ordered first (:func:`order_structure`).
