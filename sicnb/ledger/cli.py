@@ -16,8 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates for the enrichment intervals")
     p.add_argument("--pes-top", type=int, default=10,
                    help="PES cascade: scan the top N structures of the consensus of the whole-pool methods (default 10; 0: cached results only)")
-    p.add_argument("--pes-max-atoms", type=int, default=60, help="PES cascade: skip cells with more sites than this (default 60)")
-    p.add_argument("--pes-timeout", type=float, default=900.0, help="PES cascade: time limit per structure in seconds (default 900)")
+    p.add_argument("--pes-max-atoms", type=int, default=24,
+                   help="PES cascade: skip cells with more sites than this (default 24, the cell size notebook 03 scans: 5-100 s each)")
+    p.add_argument("--pes-timeout", type=float, default=600.0, help="PES cascade: time limit per structure in seconds (default 600)")
     p.add_argument("--pes-step", type=float, default=0.25, help="PES grid step in Å (default 0.25, as notebook 03 and sicnb pes)")
     p.add_argument("--no-stats", action="store_true", help="write only the ledger, not the <out>.methods/.enrichment/... tables")
     p.set_defaults(func=run)

@@ -264,7 +264,7 @@ def _pes_model(params: Mapping[str, Any]) -> str:
 PES = register_method(MethodAdapter(
     name="pes", title="PES Ξ (cascade)", score="Xi", direction=+1, compute=_compute_pes,
     requires=("sicnb.pes:pes_descriptors",), extra=("MPE", "FV_connected_0.5", "pes_selection", "cascade_rank", "seconds"),
-    defaults={**PES_NOTEBOOK_PARAMS, "top": 10, "max_atoms": 60, "timeout_s": 900.0, "cache_only": False}, model=_pes_model,
+    defaults={**PES_NOTEBOOK_PARAMS, "top": 10, "max_atoms": 24, "timeout_s": 600.0, "cache_only": False}, model=_pes_model,
     stage=1, in_consensus=False, coverage="cascade shortlist",
     description="Ξ (eq. 4 of the PES paper) from frozen-framework ML-potential scans; MPE in eV. A cascade: scanned for the "
                 "top `top` structures of the consensus of the whole-pool methods (≤ max_atoms sites) plus any cached result, "
