@@ -142,7 +142,7 @@ CLUSTER = register_method(MethodAdapter(
     defaults={"descriptor": "soap", "simplification": "CAN", "mobile_ion": "Li", "depth": 241,
               "options": {"r_cut": 4.0, "n_max": 4, "l_max": 3, "average": "outer"},  # notebook 02's SOAP default
               "high_log10_sigma": -5.0},
-    model="Ward linkage on standardised descriptors (no trained model); labels: record / OBELiX / known-conductor table",
+    model="Ward linkage on the descriptors as computed, unscaled as the authors' code (no trained model); labels: record / OBELiX / known-conductor table",
     description="mean log10 σ (S/cm) of the other labelled structures in the same Ward cluster (leave-one-out)",
 ))
 
