@@ -1,7 +1,7 @@
 """Benchmark: SOAP-CAN + Ward + frozen-state W_sigma at all depths 2-300 on N structures.
 
 The open pool (embedded + OBELiX training CIFs when SICNB_DATA_DIR is set) is replicated up to N
-structures with small random perturbations (0.02 Å Gaussian rattle, ±1 % isotropic strain) so that
+structures with small random perturbations (0.02 Å rattle, ±3 % isotropic volume change) so that
 every replica is a distinct structure — a timing stand-in for the paper's ~26,000 ICSD + MP pool,
 not data. Labels are the OBELiX labels of the original (unperturbed) entries only.
 
