@@ -31,3 +31,27 @@ def test_m3gnet_mp_2021_warns_and_is_documented():
     e = float(pot.energies([_li2o(4.61)])[0]) / 12
     # the measured (wrong) value documented in sicnb.potentials; if this fails, matgl changed: re-check the default
     assert e == pytest.approx(-1.374, abs=0.02)
+
+
+def test_chgnet_energies_run_without_autograd_and_match():
+    """Energy-only calls must not build an autograd graph (a dense 57-atom cell took > 14 GB with one);
+    the energies equal CHGNet's own predict_structure with autograd on."""
+    import torch
+
+    pot = load_potential("chgnet")
+    cells = [_li2o(4.61 * x) for x in (0.98, 1.0, 1.02)]
+    seen: list[bool] = []
+    forward = pot._impl.forward  # CHGNet.predict_graph calls self.forward directly (module hooks do not fire)
+
+    def spy(*args, **kwargs):
+        seen.append(torch.is_grad_enabled())
+        return forward(*args, **kwargs)
+
+    pot._impl.forward = spy
+    try:
+        e = pot.energies(cells, batch_size=2)
+    finally:
+        del pot._impl.forward
+    assert seen and not any(seen)
+    ref = pot._impl.predict_structure(cells, task="e", batch_size=2)
+    np.testing.assert_allclose(e, [float(p["e"]) * len(s) for p, s in zip(ref, cells)], rtol=0, atol=1e-5)
