@@ -341,7 +341,12 @@ def _analytic_scan(**kw):
 def test_minimax_path_refinement_finds_a_thin_high_saddle_with_few_calls():
     full, mpe_full = _analytic_scan(exhaustive=True)
     assert 3.0 < mpe_full < 3.5  # the thin barrier on top of the 1.8 eV floor
-    fast, mpe_fast = _analytic_scan()
+    # the self-calibrated margin (default) is exact too, but the barrier's interpolation artefact (estimates next to
+    # the one-point-thin wall overshoot the floor by ~1.5 eV) raises the margin so far that it evaluates most points
+    default, mpe_default = _analytic_scan()
+    assert default.mpe_exact and mpe_default == pytest.approx(mpe_full, abs=1e-9)
+    assert default.n_potential_calls <= full.n_potential_calls
+    fast, mpe_fast = _analytic_scan(path_margin_adaptive=False)
     assert fast.mpe_exact and abs(fast.mpe_lower_bound_ev - mpe_full) < 1e-9
     assert mpe_fast == pytest.approx(mpe_full, abs=1e-9)
     # FV (eq. 3): every point below 1.0 eV is evaluated, so the thresholded sets are identical
@@ -349,7 +354,28 @@ def test_minimax_path_refinement_finds_a_thin_high_saddle_with_few_calls():
         np.testing.assert_array_equal(fast.energy_ev < t, full.energy_ev < t)
     assert fast.n_potential_calls * 10 < full.n_potential_calls
     # the same scan without the path refinement misses the barrier (MPE too low by ~1.5 eV) and says so
-    blind, mpe_blind = _analytic_scan(max_path_iter=0)
+    blind, mpe_blind = _analytic_scan(max_path_iter=0, path_margin_adaptive=False)
     assert not blind.mpe_exact and mpe_blind < mpe_full - 1.0
     # an exact band method has to evaluate every point below the MPE (it cannot tell which of them matter): more calls
     assert fast.n_potential_calls < np.count_nonzero(full.energy_ev < mpe_full)
+
+
+def test_nearest_distance_to_atom_surfaces_tells_small_from_large_atoms():
+    """``radii=True`` subtracts each element's empirical radius (H 0.25 Å, Ir 1.35 Å): a point equidistant from an H
+    and an Ir centre is nearer to the Ir surface; the plain distance does not tell them apart."""
+    from sicnb.pes.grid import atomic_radii, nearest_distance
+
+    s = Structure(Lattice.cubic(6.0), ["H", "Ir"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    np.testing.assert_allclose(atomic_radii(s), [0.25, 1.35])
+    shape = (4, 4, 4)
+    i = np.ravel_multi_index((1, 1, 1), shape)  # fractional (0.25, 0.25, 0.25): 2.598 Å from both centres
+    d = nearest_distance(s, shape)
+    ds = nearest_distance(s, shape, radii=True)
+    assert d[i] == pytest.approx(1.5 * np.sqrt(3), abs=1e-9)
+    assert ds[i] == pytest.approx(1.5 * np.sqrt(3) - 1.35, abs=1e-9)
+    j = np.ravel_multi_index((0, 0, 1), shape)  # (0, 0, 0.25): 1.5 Å from H, 3.35 Å from Ir
+    assert ds[j] == pytest.approx(1.5 - 0.25, abs=1e-9)
+    with pytest.raises(ParameterError, match="estimator"):
+        from sicnb.pes.scan import scan_site
+
+        scan_site(s, 0, None, estimator="nearest", mobile_ion="H")

@@ -22,7 +22,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
+__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "atomic_radii", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
 
 
 def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -134,21 +134,43 @@ def excluded_mask(framework: Structure, shape: tuple[int, int, int], r_min: floa
     return mask.reshape(shape)
 
 
-def nearest_distance(framework: Structure, shape: tuple[int, int, int], r_max: float = 4.0) -> np.ndarray:
-    """Distance (Å, periodic) from every grid point to the nearest framework atom, capped at ``r_max``; flat, C order."""
+def nearest_distance(framework: Structure, shape: tuple[int, int, int], r_max: float = 4.0,
+                     radii: bool = False) -> np.ndarray:
+    """Distance (Å, periodic) from every grid point to the nearest framework atom, within ``r_max``; flat, C order.
+
+    ``radii=True``: distance to the nearest atom's *surface*, ``min_j (|r - r_j| - R_j)`` with ``R_j`` the empirical
+    atomic radius of atom j's element (Slater 1964, pymatgen ``Element.atomic_radius``; 1.0 Å where pymatgen has none),
+    so that a small framework atom (H: 0.25 Å) and a large one (Ir: 1.35 Å) at the same centre distance are told apart.
+    Points with no atom within ``r_max`` get ``r_max`` (minus the smallest radius with ``radii``)."""
     from pymatgen.optimization.neighbors import find_points_in_spheres
 
     frac = frac_grid(shape)
-    out = np.full(len(frac), float(r_max))
+    radius = atomic_radii(framework) if radii else np.zeros(len(framework))
+    out = np.full(len(frac), float(r_max) - (float(radius.min()) if len(framework) else 0.0))
     if len(framework) == 0:
         return out
     cart = framework.lattice.get_cartesian_coords(frac)
-    centers, _points, _images, dist = find_points_in_spheres(
+    centers, points, _images, dist = find_points_in_spheres(
         np.ascontiguousarray(framework.cart_coords, dtype=float), np.ascontiguousarray(cart, dtype=float), r=float(r_max),
         pbc=np.array([1, 1, 1], dtype=np.int64), lattice=np.ascontiguousarray(framework.lattice.matrix, dtype=float), tol=1e-8,
     )
-    np.minimum.at(out, centers, dist)
+    np.minimum.at(out, centers, dist - radius[points])
     return out
+
+
+def atomic_radii(structure: Structure) -> np.ndarray:
+    """Empirical atomic radius (Å; Slater 1964 via pymatgen) of every site's element; 1.0 Å where none is tabulated."""
+    from pymatgen.core import Element
+
+    cache: dict[str, float] = {}
+    out = []
+    for site in structure:
+        sym = site.specie.symbol
+        if sym not in cache:
+            r = Element(sym).atomic_radius
+            cache[sym] = float(r) if r is not None else 1.0
+        out.append(cache[sym])
+    return np.asarray(out, dtype=float)
 
 
 def stabiliser(ops, frac_site: np.ndarray, tol: float = 1e-3):

@@ -36,18 +36,27 @@ Cheaper than the paper, checked against the exhaustive grid by the same code (``
    at most ``path_margin_ev``, ``G`` is a lower bound on the true field, its minimax value a lower bound on
    the true MPE, and a path of evaluated points attaining it makes it the true MPE (an estimated point can
    lower the MPE only if its true energy is below it, and it already counts at its lower bound). The
-   premise is *not* guaranteed: on the bench cells the distance-drift estimate overshoots some points by up
-   to 2–4 eV, so the refinement is a heuristic checked against the exhaustive grid (bench/RESULTS.md), not a
-   proof — and it fails on LiMgH6Ir (mbdiel-1556: MPE 2.94 vs 2.68 eV with ``mpe_refined`` True). Ions are scanned in turn; an ion stops refining once its lower bound reaches an exact MPE already
-   found for another ion (it cannot lower the minimum). ``mpe_refined`` in the descriptors is True when
-   the reported MPE is such an exact path value and no ion's bound lies below it. The former MPE band
-   (``E_min + min(MPE_est, mpe_cap_ev) + mpe_margin_ev``) is off by default (``mpe_cap_ev=0``): it refined a
-   whole energy band and missed MPEs above the cap (Li6CrN4, 2.6 eV).
+   premise is *not* guaranteed: the distance-drift estimate overshoots some points by 2–4 eV, and with a
+   fixed 0.5 eV margin the MPE came out 0.26 eV too high on LiMgH6Ir (mbdiel-1556) and 0.12 eV on KLiSO4
+   (mbdiel-1914) with ``mpe_refined`` True. So by default (``path_margin_adaptive=True``) the margin
+   **calibrates itself**: before each path search it is raised to the largest overshoot ``prior - E`` of the
+   estimate over the true energy among the evaluated points whose energy lies below the current path level —
+   the points that can matter for the MPE — and the search is repeated until the margin no longer grows. This
+   is still a premise about the unevaluated points (that they are estimated no worse than the evaluated ones
+   below the path level), not a proof; replayed on stored CHGNet energies it is exact on all twelve bench cells,
+   at 2.6–45× fewer calls (bench/RESULTS.md). ``path_margin_adaptive=False`` keeps the fixed margin (fewer
+   calls on cells with high saddles, the two failures above). Ions are scanned in turn; an ion stops refining
+   once its lower bound reaches an exact MPE already found for another ion (it cannot lower the minimum).
+   ``mpe_refined`` in the descriptors is True when the reported MPE is such an exact path value and no ion's
+   bound lies below it. The former MPE band (``E_min + min(MPE_est, mpe_cap_ev) + mpe_margin_ev``) is off by
+   default (``mpe_cap_ev=0``): it refined a whole energy band and missed MPEs above the cap (Li6CrN4, 2.6 eV).
    Defaults (strides 4, 2, 1; margins 1.0, 0.5 eV; path margin 0.5 eV; no path dilation) were chosen by
    replaying the scan on the stored exhaustive energies of the seven bench cells (Li2O, LiCl, Li3N, Li2S,
-   LiAlO2, LiBr, Li6CrN4) and checked on 24–56-atom cells not used for that choice (LiCrSiO4, LiSi2N3 — exact;
-   LiMgH6Ir — MPE off by 0.26 eV; bench/RESULTS.md); the one decision those informed is dropping the flood
-   pruning (item 2).
+   LiAlO2, LiBr, Li6CrN4) and checked on cells not used for that choice (LiCrSiO4, LiSi2N3, LiAl5O8 — exact;
+   LiMgH6Ir, KLiSO4 — the failures that led to the self-calibrated margin; bench/RESULTS.md); the validation
+   cells also informed dropping the flood pruning (item 2). ``estimator="surface"`` measures the drift
+   coordinate to the nearest atom's surface (centre distance minus its element's atomic radius): with the
+   fixed margin it made LiMgH6Ir exact but not KLiSO4, and it doubled LiSi2N3's calls; not the default.
 4. **Batched energy-only calls** through :meth:`sicnb.potentials.Potential.energies`.
 
 Disordered inputs are ordered first (:func:`order_structure`).
@@ -101,6 +110,9 @@ DEFAULT_ESTIMATOR = "distance"
 DEFAULT_FLOOD_MARGIN_EV: float | None = None
 DEFAULT_PATH_MARGIN_EV = 0.5
 DEFAULT_PATH_DILATION = 0
+#: raise the path margin to the largest overshoot of the estimate seen on evaluated points below the path level
+#: (item 3 of the module doc); False gives the fixed 0.5 eV margin (fewer calls, failed two of twelve cells)
+DEFAULT_PATH_MARGIN_ADAPTIVE = True
 
 #: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
 DEFAULT_POTENTIAL = "chgnet"
@@ -267,7 +279,8 @@ def _neighbour_estimate(points: np.ndarray, known: np.ndarray, excl: np.ndarray,
 
 
 def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndarray, shape: tuple[int, int, int], evaluate,
-                             margin_ev: float, dilation: int, max_iter: int, stop_ev: float | None) -> tuple[float, bool, int]:
+                             margin_ev: float, dilation: int, max_iter: int, stop_ev: float | None,
+                             prior: np.ndarray | None = None) -> tuple[float, bool, int]:
     """Make the MPE (eq. 2) rest on evaluated points, refining only along the minimax path.
 
     Field ``G``: evaluated energies where known, ``estimate - margin_ev`` elsewhere (a lower bound on the true
@@ -284,17 +297,28 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
     n = int(np.prod(shape))
     uc_of_sc, last_origin = None, None
     mpe = np.inf
+    margin = float(margin_ev)
     for it in range(max_iter + 1):
         imin = int(np.nanargmin(known))
         emin = known[imin]
-        g = np.where(np.isnan(known), field - margin_ev, known) - emin
-        g = np.where(excl, np.inf, g)
         origin = tuple(int(i) for i in np.unravel_index(imin, shape))
         if origin != last_origin:
             uc_of_sc = centred_supercell(np.arange(n, dtype=float).reshape(shape), origin)[0].ravel().astype(np.int64)
             last_origin = origin
-        sc, _ = centred_supercell(g.reshape(shape), origin)
-        mpe, path = percolation_path(sc)
+        while True:
+            g = np.where(np.isnan(known), field - margin, known) - emin
+            g = np.where(excl, np.inf, g)
+            sc, _ = centred_supercell(g.reshape(shape), origin)
+            mpe, path = percolation_path(sc)
+            if prior is None or not np.isfinite(mpe):
+                break
+            # self-calibrated margin: the largest overshoot of the prior estimate over the true energy among the
+            # evaluated points that lie below the current path level (the points that could matter for the MPE)
+            ev = ~np.isnan(known) & ~excl & (known - emin < mpe)
+            need = float(np.max(prior[ev] - known[ev], initial=0.0))
+            if need <= margin + 1e-9:
+                break
+            margin = need
         if not np.isfinite(mpe):
             return mpe, True, it  # sealed by the R_min exclusion, which is known exactly
         if stop_ev is not None and mpe >= stop_ev:
@@ -333,6 +357,7 @@ def scan_site(
     mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV,
     path_margin_ev: float = DEFAULT_PATH_MARGIN_EV,
     path_dilation: int = DEFAULT_PATH_DILATION,
+    path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
     flood: bool = True,
     flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
     max_path_iter: int = 200,
@@ -354,9 +379,10 @@ def scan_site(
     framework = structure.copy()
     framework.remove_sites([site_index])
     excl = excluded_mask(framework, shape, r_min).ravel()
-    if estimator not in ("distance", "linear"):
-        raise ParameterError(f"estimator must be 'distance' or 'linear', got {estimator!r}")
-    dmin = nearest_distance(framework, shape) if (estimator == "distance" and not exhaustive) else None
+    if estimator not in ("surface", "distance", "linear"):
+        raise ParameterError(f"estimator must be 'surface', 'distance' or 'linear', got {estimator!r}")
+    dmin = (nearest_distance(framework, shape, radii=estimator == "surface")
+            if (estimator in ("surface", "distance") and not exhaustive) else None)
     if excl.all():
         raise StructureError(f"{structure.composition.reduced_formula}: every grid point is within R_min={r_min} Å of an atom")
     frac = frac_grid(shape)
@@ -434,7 +460,7 @@ def scan_site(
                 cur = np.where(np.isnan(cur), est.ravel(), cur)
             cur = np.where(excl, emin + clip_ev, np.minimum(cur, emin + clip_ev))
             if s > 1:
-                if estimator == "distance":
+                if estimator in ("surface", "distance"):
                     est = emin + _distance_drift_estimate(cur - emin, known - emin, excl, dmin, s, shape, clip_ev)
                 else:
                     est = _interpolate_periodic(cur.reshape(shape), s, shape)
@@ -449,9 +475,11 @@ def scan_site(
         # MPE along the minimax path (eq. 2): lower-bound every estimated point by ``estimate - path_margin_ev``,
         # find the minimax path on that field, evaluate its estimated points (and their estimated neighbours below
         # the path level), repeat until the path rests on evaluated points only.
+        prior = np.where(np.isnan(known), field, field if est is None else est.ravel())  # estimates before evaluation
         field = np.where(np.isnan(known), field, known)
         mpe_lb, mpe_exact, n_path_iter = _refine_percolation_path(
-            known, field, excl, shape, evaluate, path_margin_ev, path_dilation, max_path_iter, mpe_stop_ev)
+            known, field, excl, shape, evaluate, path_margin_ev, path_dilation, max_path_iter, mpe_stop_ev,
+            prior=prior if path_margin_adaptive else None)
         stage_calls.append(n_calls - sum(stage_calls))
         field = np.where(np.isnan(known), field, known)
     emin = float(np.nanmin(known))
@@ -617,6 +645,7 @@ def pes_descriptors(
     path_margin_ev: float = DEFAULT_PATH_MARGIN_EV,
     path_dilation: int = DEFAULT_PATH_DILATION,
     flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
+    path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
 ) -> dict:
     """Per-structure PES descriptors as a flat dict (for :func:`sicnb.parallel.pmap`): MPE (eV), FV_connected_t,
     FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance."""
@@ -624,11 +653,11 @@ def pes_descriptors(
         structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
         exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
         symmetrize=symmetrize, mpe_margin_ev=mpe_margin_ev, estimator=estimator, path_margin_ev=path_margin_ev,
-        path_dilation=path_dilation, flood_margin_ev=flood_margin_ev,
+        path_dilation=path_dilation, flood_margin_ev=flood_margin_ev, path_margin_adaptive=path_margin_adaptive,
     )
     return res.descriptors
 
 
 # 2: symmetrized input; 3: distance-drift estimator, margins; 4: minimax-path MPE refinement, flood-filled FV band
-# (exhaustive results are unchanged from 3: same code path)
-pes_descriptors.cache_version = 4  # type: ignore[attr-defined]
+# (exhaustive results are unchanged from 3: same code path); 5: self-calibrated path margin by default
+pes_descriptors.cache_version = 5  # type: ignore[attr-defined]
