@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     p.add_argument("--r-min", type=float, default=1.2, help="exclusion radius around framework atoms in Å (paper: 1.2)")
     p.add_argument("--fixed-path-margin", action="store_true",
                    help="MPE refinement with the fixed 0.5 eV margin instead of the self-calibrated one: fewer calls, "
-                        "but off by 0.12-0.26 eV on two of twelve bench cells (bench/RESULTS.md)")
+                        "but off by 0.12-0.26 eV on two of thirteen bench cells (bench/RESULTS.md)")
     p.add_argument("--exhaustive", action="store_true", help="evaluate every grid point (the reference; 2.6-45x more calls than the default on the bench cells)")
     p.set_defaults(func=run)
 

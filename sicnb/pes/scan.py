@@ -43,7 +43,7 @@ Cheaper than the paper, checked against the exhaustive grid by the same code (``
    estimate over the true energy among the evaluated points whose energy lies below the current path level —
    the points that can matter for the MPE — and the search is repeated until the margin no longer grows. This
    is still a premise about the unevaluated points (that they are estimated no worse than the evaluated ones
-   below the path level), not a proof; replayed on stored CHGNet energies it is exact on all twelve bench cells,
+   below the path level), not a proof; replayed on stored CHGNet energies it is exact on all thirteen bench cells,
    at 2.6–45× fewer calls (bench/RESULTS.md). ``path_margin_adaptive=False`` keeps the fixed margin (fewer
    calls on cells with high saddles, the two failures above). Ions are scanned in turn; an ion stops refining
    once its lower bound reaches an exact MPE already found for another ion (it cannot lower the minimum).
@@ -111,7 +111,7 @@ DEFAULT_FLOOD_MARGIN_EV: float | None = None
 DEFAULT_PATH_MARGIN_EV = 0.5
 DEFAULT_PATH_DILATION = 0
 #: raise the path margin to the largest overshoot of the estimate seen on evaluated points below the path level
-#: (item 3 of the module doc); False gives the fixed 0.5 eV margin (fewer calls, failed two of twelve cells)
+#: (item 3 of the module doc); False gives the fixed 0.5 eV margin (fewer calls, failed two of thirteen cells)
 DEFAULT_PATH_MARGIN_ADAPTIVE = True
 
 #: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
