@@ -291,8 +291,9 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
     points on the path plus, ``dilation`` times, their estimated 6-neighbours with ``G`` below the path level
     (the saddle region), so that a wrong guess is not followed one point at a time. ``known`` is updated in
     place by ``evaluate``. Stops early when the bound reaches ``stop_ev`` (another ion's exact MPE: this ion
-    cannot lower the structure's minimum). Returns (MPE or its lower bound relative to this ion's minimum,
-    exact?, iterations).
+    cannot lower the structure's minimum). With ``prior`` (the estimates before evaluation) the margin is raised to
+    the largest ``prior - E`` over evaluated points below the current path level before each search (module doc,
+    item 3). Returns (MPE or its lower bound relative to this ion's minimum, exact?, iterations).
     """
     n = int(np.prod(shape))
     uc_of_sc, last_origin = None, None
@@ -472,10 +473,11 @@ def scan_site(
                     level = min(max(tmax, mpe_est), mpe_cap_ev)
             else:
                 field = np.where(np.isnan(known), est.ravel() if est is not None else np.nan, known)
-        # MPE along the minimax path (eq. 2): lower-bound every estimated point by ``estimate - path_margin_ev``,
+        # MPE along the minimax path (eq. 2): lower-bound every estimated point by ``estimate - margin`` (the margin
+        # self-calibrated from ``prior`` unless path_margin_adaptive=False),
         # find the minimax path on that field, evaluate its estimated points (and their estimated neighbours below
         # the path level), repeat until the path rests on evaluated points only.
-        prior = np.where(np.isnan(known), field, field if est is None else est.ravel())  # estimates before evaluation
+        prior = field if est is None else est.ravel()  # the estimates before any finest-level evaluation
         field = np.where(np.isnan(known), field, known)
         mpe_lb, mpe_exact, n_path_iter = _refine_percolation_path(
             known, field, excl, shape, evaluate, path_margin_ev, path_dilation, max_path_iter, mpe_stop_ev,
