@@ -32,7 +32,6 @@ FUNCS = textwrap.dedent(
     '''
     """The screened function, importable by the driver script, the test process and Dask workers."""
     import os, signal
-    from pathlib import Path
 
     from sicnb.data.records import structure_hash
     from sicnb.structure import mobile_sites
@@ -49,10 +48,18 @@ FUNCS = textwrap.dedent(
             with open(log) as fh:
                 n = sum(1 for _ in fh)
             marker = log + ".killed"
-            if n >= at and not os.path.exists(marker):
-                Path(marker).write_text(structure_hash(structure))
-                target = os.getpid() if os.environ["KILL_TARGET"] == "self" else int(os.environ["DRIVER_PID"])
-                os.kill(target, signal.SIGKILL)
+            if n >= at:
+                # exactly one process may kill: two Dask workers can both see n >= at, so the marker is
+                # created atomically (O_EXCL) and only its creator kills
+                try:
+                    mfd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                except FileExistsError:
+                    mfd = None
+                if mfd is not None:
+                    os.write(mfd, structure_hash(structure).encode())
+                    os.close(mfd)
+                    target = os.getpid() if os.environ["KILL_TARGET"] == "self" else int(os.environ["DRIVER_PID"])
+                    os.kill(target, signal.SIGKILL)
         sites = mobile_sites(structure, mobile_ion=mobile_ion)
         return {"n_mobile_sites": len(sites), "multiplicities": [s.multiplicity for s in sites],
                 "occupancy": sum(s.occupancy * s.multiplicity for s in sites),
