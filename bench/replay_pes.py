@@ -1,6 +1,6 @@
 """Replay sicnb's PES scan variants on stored potential energies (fidelity and call counts without re-running the potential).
 
-Run:  OMP_NUM_THREADS=1 python bench/replay_pes.py --store DIR [--ids ID ...] [--variants fixed adaptive surface]
+Run:  OMP_NUM_THREADS=1 python bench/replay_pes.py --store DIR [--ids ID ...] [--variants cut adaptive-clip5 fixed ...]
 
 For each cell, the first run evaluates every stabiliser-orbit representative of the 0.25 Å grid (``strides=(1,)``:
 the exhaustive field, orbit-reduced — same energies as ``exhaustive=True`` on the symmetrized input) through the
@@ -27,9 +27,11 @@ from bench_pes import DEFAULT_IDS, TUNING_IDS
 #: extra cells used only to check the self-calibrated path margin: KLiSO4 (14 atoms) and LiNH2 (16 atoms, H-rich)
 EXTRA_IDS = ["mbdiel-1914", "mbdiel-1627"]
 VARIANTS = {
-    "fixed": {"path_margin_adaptive": False},
-    "adaptive": {},  # the default
-    "surface": {"estimator": "surface", "path_margin_adaptive": False},
+    "cut": {},  # the default: MPE proven by an evaluated path and an evaluated minimum cut
+    "adaptive": {"mpe_method": "path"},  # minimax-path refinement, self-calibrated margin (the default before the cut)
+    "fixed": {"mpe_method": "path", "path_margin_adaptive": False},
+    "surface": {"mpe_method": "path", "estimator": "surface", "path_margin_adaptive": False},
+    "adaptive-clip5": {"mpe_method": "path", "clip_ev": 5.0},  # exactly the earlier default (estimates clipped at 5 eV)
 }
 
 
@@ -70,7 +72,7 @@ def main() -> None:
     ap.add_argument("--store", type=Path, required=True, help="folder for the stored orbit-reduced energies")
     ap.add_argument("--ids", nargs="*", default=DEFAULT_IDS + EXTRA_IDS)
     ap.add_argument("--potential", default="chgnet")
-    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--variants", nargs="*", default=["cut", "adaptive-clip5", "fixed"], choices=list(VARIANTS))
     args = ap.parse_args()
 
     from sicnb.data import load

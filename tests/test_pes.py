@@ -341,23 +341,91 @@ def _analytic_scan(**kw):
 def test_minimax_path_refinement_finds_a_thin_high_saddle_with_few_calls():
     full, mpe_full = _analytic_scan(exhaustive=True)
     assert 3.0 < mpe_full < 3.5  # the thin barrier on top of the 1.8 eV floor
-    # the self-calibrated margin (default) is exact too, but the barrier's interpolation artefact (estimates next to
-    # the one-point-thin wall overshoot the floor by ~1.5 eV) raises the margin so far that it evaluates most points
+    # default: the evaluated path plus an evaluated cut (a proof). This toy has no framework atom in the channel
+    # walls, so the cut pays for wall points that the R_min exclusion gives for free in a crystal (953 calls here,
+    # more than the path refinement's 727; on the thirteen real bench cells the cut needs fewer calls, bench/RESULTS.md)
     default, mpe_default = _analytic_scan()
     assert default.mpe_exact and mpe_default == pytest.approx(mpe_full, abs=1e-9)
-    assert default.n_potential_calls <= full.n_potential_calls
-    fast, mpe_fast = _analytic_scan(path_margin_adaptive=False)
+    assert default.mpe_lower_bound_ev == pytest.approx(mpe_full, abs=1e-9)
+    assert default.n_potential_calls * 5 < full.n_potential_calls
+    # the self-calibrated path margin is exact too, but the barrier's interpolation artefact (estimates next to the
+    # one-point-thin wall overshoot the floor by ~1.5 eV) raises the margin so far that it evaluates many more points
+    calibrated, mpe_cal = _analytic_scan(mpe_method="path")
+    assert calibrated.mpe_exact and mpe_cal == pytest.approx(mpe_full, abs=1e-9)
+    assert calibrated.n_potential_calls <= full.n_potential_calls
+    fast, mpe_fast = _analytic_scan(mpe_method="path", path_margin_adaptive=False)
     assert fast.mpe_exact and abs(fast.mpe_lower_bound_ev - mpe_full) < 1e-9
     assert mpe_fast == pytest.approx(mpe_full, abs=1e-9)
     # FV (eq. 3): every point below 1.0 eV is evaluated, so the thresholded sets are identical
-    for t in DEFAULT_THRESHOLDS_EV:
-        np.testing.assert_array_equal(fast.energy_ev < t, full.energy_ev < t)
+    for sc in (default, fast):
+        for t in DEFAULT_THRESHOLDS_EV:
+            np.testing.assert_array_equal(sc.energy_ev < t, full.energy_ev < t)
     assert fast.n_potential_calls * 10 < full.n_potential_calls
     # the same scan without the path refinement misses the barrier (MPE too low by ~1.5 eV) and says so
-    blind, mpe_blind = _analytic_scan(max_path_iter=0, path_margin_adaptive=False)
+    blind, mpe_blind = _analytic_scan(max_path_iter=0, mpe_method="path", path_margin_adaptive=False)
     assert not blind.mpe_exact and mpe_blind < mpe_full - 1.0
     # an exact band method has to evaluate every point below the MPE (it cannot tell which of them matter): more calls
+    # than the fixed-margin path refinement
     assert fast.n_potential_calls < np.count_nonzero(full.energy_ev < mpe_full)
+
+
+class _TunnelPotential(_AnalyticPotential):
+    """A channel along x with a 4 eV barrier (walls 12 eV·(sin²πy + sin²πz)) and a hidden route: a one-grid-point-thin
+    tunnel along y at x = 1/20, z = 0 (1.5 + sin²πy eV, so entirely above the FV thresholds) that no stride-2 or
+    stride-4 point touches. True MPE 2.5 eV through the tunnel; every estimate sees 4.0 eV along x."""
+
+    @staticmethod
+    def field(f: np.ndarray) -> np.ndarray:
+        x, y, z = f[..., 0] % 1.0, f[..., 1] % 1.0, f[..., 2] % 1.0
+        e = 12.0 * (np.sin(np.pi * y) ** 2 + np.sin(np.pi * z) ** 2) + 4.0 * np.sin(np.pi * x) ** 2
+        tunnel = (np.abs(x - 1 / 20) < 1e-6) & (np.minimum(z, 1 - z) < 1e-6)
+        return np.where(tunnel, 1.5 + np.sin(np.pi * y) ** 2, e)
+
+
+def test_cut_certificate_finds_a_route_no_estimate_sees():
+    """The MPE certificate (an evaluated path plus an evaluated minimum cut) does not trust the estimate: the tunnel
+    crosses every cut around the well, so its points get evaluated and the MPE comes out right; the minimax-path
+    refinement with the fixed margin follows the estimate over the 4 eV barrier and reports it as refined."""
+    from sicnb.pes.scan import scan_site
+
+    s = Structure(Lattice.cubic(5.0), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    ident = [(np.eye(3, dtype=int), np.zeros(3))]
+
+    def run(**kw):
+        pot = _TunnelPotential()
+        sc = scan_site(s, 0, pot, ops=ident, shape=(20, 20, 20), use_symmetry=False, **kw)
+        return sc, minimal_percolation_energy(level_map(centred_supercell(sc.energy_ev)[0]))
+
+    full, mpe_full = run(exhaustive=True)
+    assert mpe_full == pytest.approx(2.5, abs=1e-9)
+    cut, mpe_cut = run()
+    assert cut.mpe_exact and mpe_cut == pytest.approx(mpe_full, abs=1e-9)
+    assert cut.n_potential_calls < full.n_potential_calls / 4
+    fixed, mpe_fixed = run(mpe_method="path", path_margin_adaptive=False)
+    assert fixed.mpe_exact and mpe_fixed > mpe_full + 1.0  # "refined", and wrong: the premise of the margin fails
+
+
+def test_separating_set_is_a_minimum_vertex_cut():
+    from sicnb.pes.levelmap import UNCUTTABLE, separating_set
+
+    cost = np.ones((7, 7, 7), dtype=int)
+    assert len(separating_set(cost)) == 6  # the centre's six neighbours
+    cost[2:5, 2:5, 2:5] = UNCUTTABLE  # the cut must go round the 3x3x3 block: its 54 face neighbours
+    cut = separating_set(cost)
+    assert len(cut) == 54 and np.all(cost.ravel()[cut] == 1)
+    walls = np.zeros((7, 7, 7), dtype=int)
+    walls[3, 3, :] = 5  # a single line through the centre: cut on either side of it
+    ijk = np.array(np.unravel_index(separating_set(walls), walls.shape)).T
+    assert sorted(map(tuple, ijk)) == [(3, 3, 2), (3, 3, 4)]
+    walls[3, 3, 4] = 0  # already blocked on one side
+    assert len(separating_set(walls)) == 1
+    sealed = np.zeros((7, 7, 7), dtype=int)
+    sealed[3, 3, 3] = 1
+    assert separating_set(sealed).size == 0  # nothing to cut
+    line = np.zeros((7, 7, 7), dtype=int)
+    line[3, 3, :] = UNCUTTABLE
+    with pytest.raises(ParameterError, match="no finite cut"):
+        separating_set(line)
 
 
 def test_nearest_distance_to_atom_surfaces_tells_small_from_large_atoms():

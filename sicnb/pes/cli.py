@@ -14,8 +14,12 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None, help="model name/version of the potential (default: the package default)")
     p.add_argument("--grid-step", type=float, default=0.25, help="grid step in Å (paper: 0.25)")
     p.add_argument("--r-min", type=float, default=1.2, help="exclusion radius around framework atoms in Å (paper: 1.2)")
+    p.add_argument("--mpe-method", choices=["cut", "path"], default="cut",
+                   help="how the MPE is made exact: 'cut' (default; an evaluated minimax path plus an evaluated minimum "
+                        "cut around the well: a proof that rests on potential energies only) or 'path' (minimax-path "
+                        "refinement under a margin on the estimate; more calls on cells with high saddles)")
     p.add_argument("--fixed-path-margin", action="store_true",
-                   help="MPE refinement with the fixed 0.5 eV margin instead of the self-calibrated one: fewer calls, "
+                   help="minimax-path refinement (--mpe-method path) with the fixed 0.5 eV margin instead of the self-calibrated one: fewer calls, "
                         "but off by 0.12-0.26 eV on two of thirteen bench cells (bench/RESULTS.md)")
     p.add_argument("--exhaustive", action="store_true", help="evaluate every grid point (the reference; 2.6-45x more calls than the default on the bench cells)")
     p.set_defaults(func=run)
@@ -29,7 +33,10 @@ def run(args) -> int:
     ds = load_inputs(args).with_structures()
     params = {"potential": args.potential, "model": args.model, "mobile_ion": args.mobile_ion, "step": args.grid_step,
               "r_min": args.r_min, "exhaustive": args.exhaustive}
+    if args.mpe_method != "cut":
+        params["mpe_method"] = args.mpe_method
     if args.fixed_path_margin:
+        params["mpe_method"] = "path"
         params["path_margin_adaptive"] = False
     table = pmap(pes_descriptors, ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler, desc="pes")
     front = [c for c in ("formula", "potential", "n_mobile_sites_scanned", "MPE") if c in table.columns]

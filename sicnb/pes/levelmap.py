@@ -11,6 +11,9 @@ Pure array code: no potentials, no structures. Energies are in eV on a regular g
 * :func:`minimal_percolation_energy` — eq. 2, min LM over the supercell faces;
   :func:`percolation_path` also returns a minimax path that realises it (the MPE refinement of
   :mod:`sicnb.pes.scan` evaluates the not-yet-evaluated points on it).
+* :func:`separating_set` — the cheapest set of grid points whose removal cuts every path from the centre to the
+  supercell faces (a minimum vertex cut, by maximum flow): the certificate that no path has a lower maximum than
+  the MPE (:mod:`sicnb.pes.scan` evaluates it instead of the whole well below the saddle).
 * :func:`free_volume` — eq. 3, fraction of grid points with ``X < t``.
 * :func:`xi_descriptor` — eq. 4.
 """
@@ -27,6 +30,7 @@ __all__ = [
     "level_map",
     "minimal_percolation_energy",
     "percolation_path",
+    "separating_set",
     "free_volume",
     "xi_descriptor",
     "DEFAULT_THRESHOLDS_EV",
@@ -126,6 +130,57 @@ def percolation_path(energy: np.ndarray, start: tuple[int, int, int] | None = No
     while pred[path[-1]] >= 0:
         path.append(int(pred[path[-1]]))
     return mpe, np.asarray(path[::-1], dtype=np.int64)
+
+
+#: capacity of a point that must not be cut (scipy's maximum flow wants int32 capacities)
+UNCUTTABLE = 1 << 24
+
+
+def separating_set(cost: np.ndarray, start: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Minimum vertex cut between ``start`` (default: the centre) and the outer faces of a grid.
+
+    ``cost`` (int, shape of the grid): ``0`` where a point is already no way through (a path may not step on it),
+    ``≥ 1`` the price of putting it in the cut, :data:`UNCUTTABLE` where it must not be cut (``start`` always is).
+    Paths step between face-sharing neighbours, as in :func:`level_map`. Returns the flat indices of a cheapest set
+    of points whose removal leaves no path from ``start`` to a face (empty when there is none already), computed as
+    a maximum flow on the split-node graph (scipy's Dinic) and read off the residual graph. Raises
+    :class:`ParameterError` when every cut would need an uncuttable point.
+    """
+    c = np.asarray(cost)
+    if c.ndim != 3:
+        raise ParameterError(f"cost grid must be 3-D, got shape {c.shape}")
+    shape = c.shape
+    if start is None:
+        start = tuple(n // 2 for n in shape)  # type: ignore[assignment]
+    flat = c.ravel().astype(np.int64)
+    s = int(np.ravel_multi_index(start, shape))
+    flat[s] = UNCUTTABLE
+    active = np.flatnonzero(flat > 0)
+    m = active.size
+    node = np.full(flat.size, -1, dtype=np.int64)
+    node[active] = np.arange(m)
+    u, v = _grid_edges(shape)
+    ok = (node[u] >= 0) & (node[v] >= 0)
+    u, v = node[u[ok]], node[v[ok]]
+    faces = node[np.flatnonzero(_faces_mask(shape).ravel() & (flat > 0))]
+    sink = 2 * m
+    # node i: in = i, out = m + i; in -> out carries the point's cost; neighbours out -> in both ways, uncuttable
+    rows = np.concatenate([np.arange(m), m + u, m + v, m + faces])
+    cols = np.concatenate([m + np.arange(m), v, u, np.full(faces.size, sink)])
+    cap = np.concatenate([np.minimum(flat[active], UNCUTTABLE), np.full(2 * u.size + faces.size, UNCUTTABLE)])
+    g = sparse.csr_matrix((cap.astype(np.int32), (rows, cols)), shape=(2 * m + 1, 2 * m + 1))
+    res = csgraph.maximum_flow(g, int(node[s]), sink, method="dinic")
+    if res.flow_value == 0:
+        return np.zeros(0, dtype=np.int64)
+    if res.flow_value >= UNCUTTABLE:
+        raise ParameterError("no finite cut: an uncuttable path joins the start to the faces")
+    residual = (g - res.flow).tocsr()
+    residual.data[residual.data < 0] = 0
+    residual.eliminate_zeros()
+    reach = np.zeros(2 * m + 1, dtype=bool)
+    reach[csgraph.breadth_first_order(residual, int(node[s]), directed=True, return_predecessors=False)] = True
+    cut = np.flatnonzero(reach[:m] & ~reach[m : 2 * m])
+    return active[cut]
 
 
 def _faces_mask(shape: tuple[int, int, int]) -> np.ndarray:

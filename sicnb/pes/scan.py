@@ -29,34 +29,37 @@ Cheaper than the paper, checked against the exhaustive grid by the same code (``
    their evaluated neighbours exceeds ``t_max + flood_margin_ev``: chosen at 1.0 eV on the tuning cells, it
    failed the validation cell LiCrSiO4 (FV off by 39 %: the estimate overshoots its low points by up to 4 eV),
    so the default is no pruning (``None``).
-3. **Minimax-path refinement for the MPE (eq. 2)** (:func:`_refine_percolation_path`). On the 2×2×2
-   supercell field ``G`` = evaluated energy where known, ``estimate - path_margin_ev`` elsewhere, find the
-   minimax (percolation) path (:func:`sicnb.pes.levelmap.percolation_path`); evaluate its estimated points;
-   repeat until the path passes through evaluated points only. Guarantee: if every estimate errs high by
-   at most ``path_margin_ev``, ``G`` is a lower bound on the true field, its minimax value a lower bound on
-   the true MPE, and a path of evaluated points attaining it makes it the true MPE (an estimated point can
-   lower the MPE only if its true energy is below it, and it already counts at its lower bound). The
-   premise is *not* guaranteed: the distance-drift estimate overshoots some points by 2–4 eV, and with a
-   fixed 0.5 eV margin the MPE came out 0.26 eV too high on LiMgH6Ir (mbdiel-1556) and 0.12 eV on KLiSO4
-   (mbdiel-1914) with ``mpe_refined`` True. So by default (``path_margin_adaptive=True``) the margin
-   **calibrates itself**: before each path search it is raised to the largest overshoot ``prior - E`` of the
-   estimate over the true energy among the evaluated points whose energy lies below the current path level —
-   the points that can matter for the MPE — and the search is repeated until the margin no longer grows. This
-   is still a premise about the unevaluated points (that they are estimated no worse than the evaluated ones
-   below the path level), not a proof; replayed on stored CHGNet energies it is exact on all thirteen bench cells,
-   at 2.6–45× fewer calls (bench/RESULTS.md). ``path_margin_adaptive=False`` keeps the fixed margin (fewer
-   calls on cells with high saddles, the two failures above). Ions are scanned in turn; an ion stops refining
-   once its lower bound reaches an exact MPE already found for another ion (it cannot lower the minimum).
-   ``mpe_refined`` in the descriptors is True when the reported MPE is such an exact path value and no ion's
-   bound lies below it. The former MPE band (``E_min + min(MPE_est, mpe_cap_ev) + mpe_margin_ev``) is off by
-   default (``mpe_cap_ev=0``): it refined a whole energy band and missed MPEs above the cap (Li6CrN4, 2.6 eV).
-   Defaults (strides 4, 2, 1; margins 1.0, 0.5 eV; path margin 0.5 eV; no path dilation) were chosen by
-   replaying the scan on the stored exhaustive energies of the seven bench cells (Li2O, LiCl, Li3N, Li2S,
-   LiAlO2, LiBr, Li6CrN4) and checked on cells not used for that choice (LiCrSiO4, LiSi2N3, LiAl5O8 — exact;
-   LiMgH6Ir, KLiSO4 — the failures that led to the self-calibrated margin; bench/RESULTS.md); the validation
-   cells also informed dropping the flood pruning (item 2). ``estimator="surface"`` measures the drift
-   coordinate to the nearest atom's surface (centre distance minus its element's atomic radius): with the
-   fixed margin it made LiMgH6Ir exact but not KLiSO4, and it doubled LiSi2N3's calls; not the default.
+3. **The MPE (eq. 2) with a proof** (``mpe_method="cut"``, the default; :func:`_certify_mpe_by_cut`). Two
+   evaluated objects decide it: a minimax *path* from the centre of the 2×2×2 supercell to its faces whose points
+   are all evaluated (found on the field ``G`` = evaluated energy where known, estimate elsewhere, and evaluated
+   until it rests on evaluated points: its maximum ``U`` bounds the MPE from above), and a *cut* — a set of points,
+   each evaluated at ``≥ U`` or excluded by R_min, that every path from the centre to a face must cross (bounds it
+   from below). The cut is the cheapest one by a minimum vertex cut (maximum flow,
+   :func:`sicnb.pes.levelmap.separating_set`) in which unevaluated points estimated at ``≥ U`` cost 1, those
+   estimated below cost 50, evaluated points ``≥ U`` and excluded points are free and evaluated points below ``U``
+   cannot be cut; its unevaluated points are evaluated, and if some come out below ``U`` the round repeats (the path
+   may get lower through them, the next cut goes elsewhere). When a cut needs no new point the MPE is ``U`` —
+   **exactly, whatever the estimate**, given the ion's minimum (the centre; the coarse grid and the FV flood find it,
+   as before): the estimate only decides where to look (a one-grid-point tunnel that no
+   coarse point sees crosses every cut and is found, ``tests/test_pes.py``). The cut runs across each exit of the
+   well near its saddle, between the exclusion spheres, so it costs about a cross-section of the channels instead
+   of the whole well below the saddle. Ions are scanned in turn; an ion stops once it proves its MPE ≥ an exact MPE
+   already found for another ion (cut at that level). ``mpe_refined`` is True when the reported MPE is proven so.
+   Replayed on stored CHGNet energies of the thirteen bench cells: exact on all, with 2–4× fewer calls than the
+   self-calibrated path margin on the cells whose saddle lies far above the FV thresholds (bench/RESULTS.md).
+   ``mpe_method="path"`` keeps the earlier **minimax-path refinement** (:func:`_refine_percolation_path`): on
+   ``G`` with ``estimate - path_margin_ev`` for unevaluated points, evaluate the minimax path until it rests on
+   evaluated points. It is exact only if every estimate errs high by at most the margin, which is not guaranteed
+   (the distance-drift estimate overshoots some points by 2–4 eV; with the fixed 0.5 eV margin the MPE came out
+   0.26 eV too high on LiMgH6Ir and 0.12 eV on KLiSO4). By default it calibrates the margin to the largest
+   overshoot ``prior - E`` seen on evaluated points below the path level (``path_margin_adaptive``): exact on the
+   thirteen cells, still a premise, more calls. The former MPE band (``mpe_cap_ev``) is off by default (it missed
+   MPEs above the cap: Li6CrN4, 2.6 eV). Defaults (strides 4, 2, 1; margins 1.0, 0.5 eV) were chosen by replaying
+   the scan on the stored exhaustive energies of the seven bench cells (Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr,
+   Li6CrN4) and checked on cells not used for that choice (bench/RESULTS.md). ``estimator="surface"`` measures the
+   drift coordinate to the nearest atom's surface (centre distance minus its element's atomic radius); not the
+   default. Estimates are clipped at ``clip_ev`` = 10 eV above the minimum (at 5 eV the plateau below LiAl5O8's
+   5.4 eV saddle made the path search wander: 981 instead of 146 calls).
 4. **Batched energy-only calls** through :meth:`sicnb.potentials.Potential.energies`.
 
 Disordered inputs are ordered first (:func:`order_structure`).
@@ -91,6 +94,8 @@ from sicnb.pes.levelmap import (
     level_map,
     minimal_percolation_energy,
     percolation_path,
+    separating_set,
+    UNCUTTABLE,
     xi_descriptor,
 )
 
@@ -113,6 +118,12 @@ DEFAULT_PATH_DILATION = 0
 #: raise the path margin to the largest overshoot of the estimate seen on evaluated points below the path level
 #: (item 3 of the module doc); False gives the fixed 0.5 eV margin (fewer calls, failed two of thirteen cells)
 DEFAULT_PATH_MARGIN_ADAPTIVE = True
+#: how the MPE is made exact: "cut" (an evaluated path plus an evaluated minimum cut: a proof, item 3) or "path"
+#: (minimax-path refinement under the path-margin premise)
+DEFAULT_MPE_METHOD = "cut"
+#: estimates are clipped at this many eV above the minimum (5.0 before the cut: the plateau made the path search
+#: wander on LiAl5O8, whose saddle is at 5.4 eV — 981 instead of 146 path calls)
+DEFAULT_CLIP_EV = 10.0
 
 #: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
 DEFAULT_POTENTIAL = "chgnet"
@@ -125,8 +136,9 @@ class SiteScan:
     ``energy_ev``: shape ``shape``, eV relative to this ion's minimum; ``+inf`` where excluded (R_min).
     ``evaluated``: True where the value came from the potential (directly or by stabiliser symmetry),
     False where it is estimated (estimate above ``E_min + refine_level_ev``, the last refinement band).
-    ``mpe_exact``: the minimax path of this ion's MPE rests on evaluated points (module doc, item 3);
-    ``mpe_lower_bound_ev``: the path-refinement bound (= the MPE when exact; NaN for exhaustive scans).
+    ``mpe_exact``: this ion's MPE is proven by an evaluated path and cut (``mpe_method="cut"``) or its minimax path
+    rests on evaluated points (``"path"``; module doc, item 3); ``mpe_lower_bound_ev``: the proven lower bound
+    (= the MPE when exact, the other ion's MPE when the scan stopped there; NaN for exhaustive scans).
     ``calls_by_stage``: potential calls per stride level, then of the path refinement.
     """
 
@@ -341,6 +353,59 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
     return mpe, False, max_iter
 
 
+def _certify_mpe_by_cut(known: np.ndarray, field: np.ndarray, excl: np.ndarray, shape: tuple[int, int, int], evaluate,
+                        max_iter: int, stop_ev: float | None, low_cost: int = 50) -> tuple[float, bool, int]:
+    """The MPE (eq. 2) with a proof that rests on evaluated energies only: an evaluated path and an evaluated cut.
+
+    Each round (i) finds a minimax path on the field ``G`` (evaluated energies where known, the estimate elsewhere;
+    :func:`_refine_percolation_path` without margin) and evaluates it until it rests on evaluated points; ``U`` is
+    then the lowest maximum over paths of evaluated points on the 2×2×2 supercell — an upper bound on the MPE.
+    (ii) It looks for the cheapest set of not-yet-evaluated points whose removal, together with the evaluated
+    points at or above ``L = min(U, stop_ev)`` and the R_min exclusion, separates the centre from the supercell faces
+    (:func:`sicnb.pes.levelmap.separating_set`; price 1 per point whose estimate is ≥ ``L``, ``low_cost`` per point
+    estimated below it, evaluated points below ``L`` cannot be cut) and evaluates it. When the cheapest cut needs no
+    new point, every path from the centre to a face steps on a point with ``E ≥ L``: the MPE is ≥ ``L``, so it *is*
+    ``U`` when ``L = U``. If some cut points come out below ``L``, they join the known field and the round repeats
+    (the path may get lower, the next cut goes elsewhere). No assumption on the estimate: it only decides where to
+    look. The cut runs across each exit of the well at its saddle, so it costs about a cross-section of the channels
+    instead of the whole well below the saddle (the basin a minimax flood would evaluate).
+    Returns (MPE, or its lower bound ``stop_ev``, relative to this ion's minimum; exact?; rounds).
+    """
+    n = int(np.prod(shape))
+    ub = np.inf
+    for it in range(max_iter + 1):
+        _refine_percolation_path(known, field, excl, shape, evaluate, 0.0, 0, max_iter, stop_ev)
+        imin = int(np.nanargmin(known))
+        emin = known[imin]
+        origin = tuple(int(i) for i in np.unravel_index(imin, shape))
+        sc_idx, _ = centred_supercell(np.arange(n, dtype=float).reshape(shape), origin)
+        sc_shape = sc_idx.shape
+        uc = sc_idx.ravel().astype(np.int64)
+        e_sc = (known - emin)[uc]
+        x_sc = excl[uc]
+        f_known = np.where(np.isnan(e_sc) | x_sc, np.inf, e_sc)
+        ub, _ = percolation_path(f_known.reshape(sc_shape))
+        level = ub if stop_ev is None else min(ub, stop_ev)
+        unknown = np.isnan(e_sc) & ~x_sc
+        if not np.isfinite(level):
+            if not unknown.any() or not np.isfinite(percolation_path(np.where(x_sc, np.inf, 0.0).reshape(sc_shape))[0]):
+                return np.inf, True, it  # sealed by the R_min exclusion, which is known exactly
+            level = np.inf
+        cost = np.zeros(e_sc.size, dtype=np.int64)
+        est_sc = (field - emin)[uc]
+        cost[unknown] = np.where(est_sc[unknown] >= level, 1, low_cost)
+        cost[~unknown & ~x_sc & (np.nan_to_num(e_sc, nan=np.inf) < level)] = UNCUTTABLE
+        cut = separating_set(cost.reshape(sc_shape))
+        todo = np.unique(uc[cut])
+        todo = todo[np.isnan(known[todo])]
+        if not todo.size:
+            return float(level), bool(level == ub), it
+        if it == max_iter:
+            break
+        evaluate(todo)
+    return float(ub), False, max_iter
+
+
 def scan_site(
     structure: Structure,
     site_index: int,
@@ -359,11 +424,12 @@ def scan_site(
     path_margin_ev: float = DEFAULT_PATH_MARGIN_EV,
     path_dilation: int = DEFAULT_PATH_DILATION,
     path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
+    mpe_method: str = DEFAULT_MPE_METHOD,
     flood: bool = True,
     flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
     max_path_iter: int = 200,
     mpe_stop_ev: float | None = None,
-    clip_ev: float = 5.0,
+    clip_ev: float = DEFAULT_CLIP_EV,
     batch_size: int = 32,
     estimator: str = DEFAULT_ESTIMATOR,
     ops=None,
@@ -380,6 +446,8 @@ def scan_site(
     framework = structure.copy()
     framework.remove_sites([site_index])
     excl = excluded_mask(framework, shape, r_min).ravel()
+    if mpe_method not in ("cut", "path"):
+        raise ParameterError(f"mpe_method must be 'cut' or 'path', got {mpe_method!r}")
     if estimator not in ("surface", "distance", "linear"):
         raise ParameterError(f"estimator must be 'surface', 'distance' or 'linear', got {estimator!r}")
     dmin = (nearest_distance(framework, shape, radii=estimator == "surface")
@@ -479,9 +547,12 @@ def scan_site(
         # the path level), repeat until the path rests on evaluated points only.
         prior = field if est is None else est.ravel()  # the estimates before any finest-level evaluation
         field = np.where(np.isnan(known), field, known)
-        mpe_lb, mpe_exact, n_path_iter = _refine_percolation_path(
-            known, field, excl, shape, evaluate, path_margin_ev, path_dilation, max_path_iter, mpe_stop_ev,
-            prior=prior if path_margin_adaptive else None)
+        if mpe_method == "cut":
+            mpe_lb, mpe_exact, n_path_iter = _certify_mpe_by_cut(known, field, excl, shape, evaluate, max_path_iter, mpe_stop_ev)
+        else:
+            mpe_lb, mpe_exact, n_path_iter = _refine_percolation_path(
+                known, field, excl, shape, evaluate, path_margin_ev, path_dilation, max_path_iter, mpe_stop_ev,
+                prior=prior if path_margin_adaptive else None)
         stage_calls.append(n_calls - sum(stage_calls))
         field = np.where(np.isnan(known), field, known)
     emin = float(np.nanmin(known))
@@ -535,7 +606,8 @@ def _op_between(ops, frac_i: np.ndarray, frac_j: np.ndarray, shape, tol: float =
 
 def _mpe_refined(mpes: list[float], scans: list[SiteScan]) -> bool:
     """True when the structure MPE (min over ions) is that of an ion whose minimax path rests on evaluated points, and
-    every other ion's lower bound is not below it (under the path-margin assumption of :func:`_refine_percolation_path`)."""
+    every other ion's lower bound is not below it (proven with ``mpe_method="cut"``; under the path-margin premise of
+    :func:`_refine_percolation_path` with ``"path"``)."""
     best = min(mpes)
     hit = any(s.mpe_exact and abs(m - best) <= 1e-9 for m, s in zip(mpes, scans))
     return bool(hit and all(s.mpe_exact or s.mpe_lower_bound_ev >= best - 1e-9 for s in scans))
@@ -648,6 +720,7 @@ def pes_descriptors(
     path_dilation: int = DEFAULT_PATH_DILATION,
     flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
     path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
+    mpe_method: str = DEFAULT_MPE_METHOD,
 ) -> dict:
     """Per-structure PES descriptors as a flat dict (for :func:`sicnb.parallel.pmap`): MPE (eV), FV_connected_t,
     FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance."""
@@ -656,10 +729,12 @@ def pes_descriptors(
         exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
         symmetrize=symmetrize, mpe_margin_ev=mpe_margin_ev, estimator=estimator, path_margin_ev=path_margin_ev,
         path_dilation=path_dilation, flood_margin_ev=flood_margin_ev, path_margin_adaptive=path_margin_adaptive,
+        mpe_method=mpe_method,
     )
     return res.descriptors
 
 
 # 2: symmetrized input; 3: distance-drift estimator, margins; 4: minimax-path MPE refinement, flood-filled FV band
-# (exhaustive results are unchanged from 3: same code path); 5: self-calibrated path margin by default
-pes_descriptors.cache_version = 5  # type: ignore[attr-defined]
+# (exhaustive results are unchanged from 3: same code path); 5: self-calibrated path margin by default; 6: MPE
+# certified by an evaluated path and an evaluated minimum cut, estimates clipped at 10 eV
+pes_descriptors.cache_version = 6  # type: ignore[attr-defined]
