@@ -124,6 +124,10 @@ DEFAULT_MPE_METHOD = "cut"
 #: estimates are clipped at this many eV above the minimum (5.0 before the cut: the plateau made the path search
 #: wander on LiAl5O8, whose saddle is at 5.4 eV — 981 instead of 146 path calls)
 DEFAULT_CLIP_EV = 10.0
+#: structures per forward pass of the potential: with CHGNet 0.3.0 on the bench cells 16 is 8-18 % faster per structure
+#: than 32 (LiCrSiO4, 28 atoms: 75 vs 91 ms on 2 threads, 112 vs 136 ms on one; LiNH2: 30 vs 32 ms); energies agree to
+#: float32 rounding (bench/RESULTS.md)
+DEFAULT_BATCH_SIZE = 16
 
 #: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
 DEFAULT_POTENTIAL = "chgnet"
@@ -430,7 +434,7 @@ def scan_site(
     max_path_iter: int = 200,
     mpe_stop_ev: float | None = None,
     clip_ev: float = DEFAULT_CLIP_EV,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     estimator: str = DEFAULT_ESTIMATOR,
     ops=None,
     shape: tuple[int, int, int] | None = None,
@@ -712,7 +716,7 @@ def pes_descriptors(
     strides: Sequence[int] = DEFAULT_STRIDES,
     margins_ev: Sequence[float] = DEFAULT_MARGINS_EV,
     mpe_cap_ev: float = DEFAULT_MPE_CAP_EV,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     symmetrize: bool = True,
     mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV,
     estimator: str = DEFAULT_ESTIMATOR,
@@ -736,5 +740,5 @@ def pes_descriptors(
 
 # 2: symmetrized input; 3: distance-drift estimator, margins; 4: minimax-path MPE refinement, flood-filled FV band
 # (exhaustive results are unchanged from 3: same code path); 5: self-calibrated path margin by default; 6: MPE
-# certified by an evaluated path and an evaluated minimum cut, estimates clipped at 10 eV
+# certified by an evaluated path and an evaluated minimum cut, estimates clipped at 10 eV, batches of 16
 pes_descriptors.cache_version = 6  # type: ignore[attr-defined]
