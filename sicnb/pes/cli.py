@@ -21,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument("--fixed-path-margin", action="store_true",
                    help="minimax-path refinement (--mpe-method path) with the fixed 0.5 eV margin instead of the self-calibrated one: fewer calls, "
                         "but off by 0.12-0.26 eV on two of thirteen bench cells (bench/RESULTS.md)")
-    p.add_argument("--exhaustive", action="store_true", help="evaluate every grid point (the reference; 2.6-45x more calls than the default on the bench cells)")
+    p.add_argument("--exhaustive", action="store_true", help="evaluate every grid point (the reference; 10-47x more calls than the default on the thirteen bench cells)")
     p.set_defaults(func=run)
 
 
