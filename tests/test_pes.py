@@ -170,6 +170,11 @@ def test_isosurface_maps_fractional_grid_to_cartesian_in_oblique_cell():
     s = Structure(lat, ["Li", "O"], [[0.5, 0.5, 0.5], [0, 0, 0]])
     fig = levelmap_figure(s, d, threshold_ev=1.5, kind="E")
     assert {t.type for t in fig.data} >= {"mesh3d", "scatter3d"}
+    # a path of grid points is drawn where the isosurface's grid points are: index (15, 0, 0) is fractional (0.5, 0, 0)
+    path = np.ravel_multi_index(([0, 15], [0, 0], [0, 0]), shape)
+    fig = levelmap_figure(s, d, threshold_ev=1.5, kind="E", path=path, path_label="saddle path")
+    line = next(t for t in fig.data if t.name == "saddle path")
+    np.testing.assert_allclose([line.x[1], line.y[1], line.z[1]], lat.get_cartesian_coords([0.5, 0, 0]), atol=1e-9)
 
 
 def _distorted_li2o_prim() -> Structure:

@@ -4,6 +4,8 @@
 >>> fig = levelmap_figure(res.structure, res.scans[0].energy_ev, threshold_ev=0.5, kind="LM")
 >>> sicnb.viz.show(fig)
 >>> levelmap_widget(res.structure, res.scans[0].energy_ev)      # with a threshold slider
+>>> mpe, path = sicnb.pes.percolation_path(e_sc)                # e_sc, origin = centred_supercell(energy)
+>>> levelmap_figure(res.structure, level_map(e_sc), 0.5, origin_index=origin, path=path)  # + the minimax path
 
 The isosurface is computed by marching cubes (scikit-image) on the *fractional* grid and mapped to
 Cartesian space with the lattice matrix, so non-orthogonal cells are drawn right. The level map
@@ -53,14 +55,17 @@ def isosurface_mesh(field: np.ndarray, threshold: float, lattice_matrix: np.ndar
     f = np.pad(f, 1, constant_values=max(threshold + 10.0, float(finite.max())))
     verts, faces, _n, _v = marching_cubes(f, level=threshold)
     verts = (verts - 1.0) * step  # back to original grid indices
-    shape = np.asarray(field.shape, dtype=float)
     if n_cells is None:
         n_cells = tuple(2 if s % 2 == 1 and s > 2 else 1 for s in field.shape)  # type: ignore[assignment]
-    # grid index → fractional coordinate: supercell (2N+1 points) spans 2 cells, unit-cell grid (N points) spans 1
+    return _grid_to_cartesian(verts, field.shape, n_cells, lattice_matrix), faces
+
+
+def _grid_to_cartesian(index: np.ndarray, shape, n_cells, lattice_matrix: np.ndarray) -> np.ndarray:
+    """Grid indices (float, ``(n, 3)``) → Cartesian Å: a supercell grid (2N+1 points) spans 2 cells, a unit-cell grid
+    (N points) spans 1."""
+    shape = np.asarray(shape, dtype=float)
     per_cell = np.where(np.asarray(n_cells) == 2, (shape - 1) / 2.0, shape)
-    frac = verts / per_cell
-    verts_cart = frac @ np.asarray(lattice_matrix)
-    return verts_cart, faces
+    return (np.asarray(index, dtype=float) / per_cell) @ np.asarray(lattice_matrix)
 
 
 def _atoms_trace(structure: Structure, n_cells, offset_frac):
@@ -111,13 +116,17 @@ def levelmap_figure(
     opacity: float = 0.55,
     max_points_per_axis: int = 64,
     show_atoms: bool = True,
+    path: np.ndarray | None = None,
+    path_label: str = "minimax path",
 ):
     """Plotly figure of the ``field = threshold_ev`` isosurface over the structure.
 
     ``field``: a unit-cell grid (``SiteScan.energy_ev``, shape N) or a centred ``(2N+1)^3`` supercell
     (e.g. ``level_map(centred_supercell(E)[0])``); for a supercell pass ``origin_index`` (the grid
     index of its centre, from :func:`sicnb.pes.centred_supercell`) so atoms line up, and the 2×2×2
-    cell is drawn. ``kind`` labels the field ("LM" or "E").
+    cell is drawn. ``kind`` labels the field ("LM" or "E"). ``path``: flat indices into ``field`` of a path to draw
+    as a line (e.g. the minimax path of :func:`sicnb.pes.percolation_path` on the same supercell, whose highest
+    point is the MPE saddle), labelled ``path_label``.
     """
     import plotly.graph_objects as go
 
@@ -136,6 +145,11 @@ def levelmap_figure(
         traces.append(go.Mesh3d(x=verts[:, 0], y=verts[:, 1], z=verts[:, 2], i=faces[:, 0], j=faces[:, 1], k=faces[:, 2],
                                 color=color, opacity=opacity, name=f"{kind} = {threshold_ev:g} eV", showlegend=True,
                                 flatshading=False, lighting=dict(ambient=0.5, diffuse=0.8, specular=0.2)))
+    if path is not None and len(path):
+        idx = np.array(np.unravel_index(np.asarray(path, dtype=np.int64), f.shape)).T
+        xyz = _grid_to_cartesian(idx, f.shape, n_cells, lat)
+        traces.append(go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="lines", name=path_label,
+                                   line=dict(color="#1f3b99", width=6)))
     if show_atoms:
         traces += _atoms_trace(structure, n_cells, offset)
     traces.append(_cell_trace(lat, n_cells))
