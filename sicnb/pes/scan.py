@@ -45,7 +45,7 @@ Cheaper than the paper, checked against the exhaustive grid by the same code (``
    well near its saddle, between the exclusion spheres, so it costs about a cross-section of the channels instead
    of the whole well below the saddle. Ions are scanned in turn; an ion stops once it proves its MPE ≥ an exact MPE
    already found for another ion (cut at that level). ``mpe_refined`` is True when the reported MPE is proven so.
-   Replayed on stored CHGNet energies of the thirteen bench cells: exact on all, with 2–4× fewer calls than the
+   Replayed on stored CHGNet energies of the thirteen bench cells: exact on all, with 1.4–5× fewer calls than the
    self-calibrated path margin on the cells whose saddle lies far above the FV thresholds (bench/RESULTS.md).
    ``mpe_method="path"`` keeps the earlier **minimax-path refinement** (:func:`_refine_percolation_path`): on
    ``G`` with ``estimate - path_margin_ev`` for unevaluated points, evaluate the minimax path until it rests on
