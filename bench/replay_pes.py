@@ -73,7 +73,7 @@ def oracle_floor(ref, thresholds_max: float = 1.0) -> tuple[int, list[tuple[int,
     (or at the structure's MPE, for ions above it) and of one minimax path (the certificate of eq. 2). The cut is a
     minimum in supercell points, not in orbits, so the floor is approximate. Returns (total, [(fv, cut, path)])."""
     from sicnb.pes.grid import grid_symmetry_ops, orbit_labels, space_group_ops, stabiliser
-    from sicnb.pes.levelmap import UNCUTTABLE, centred_supercell, percolation_path, separating_set
+    from sicnb.pes.levelmap import UNCUTTABLE, centred_supercell, percolation_path, separating_set, supercell_cell_index
 
     st = ref.structure
     ops = space_group_ops(st)
@@ -90,9 +90,7 @@ def oracle_floor(ref, thresholds_max: float = 1.0) -> tuple[int, list[tuple[int,
                 fv |= np.roll(low, d, axis=ax)
         fv_l = set(labels[np.flatnonzero((fv & np.isfinite(e)).ravel())].tolist())
         sup, origin = centred_supercell(e)
-        n = np.array(shape)
-        idx = np.indices(sup.shape)
-        uc = np.ravel_multi_index([(idx[a] - n[a] + origin[a]) % n[a] for a in range(3)], shape).ravel()
+        uc = supercell_cell_index(shape, origin).ravel()
         mpe, path = percolation_path(sup)
         level = min(mpe, best)
         f = sup.ravel()

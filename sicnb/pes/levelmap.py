@@ -27,6 +27,7 @@ from sicnb.errors import ParameterError
 
 __all__ = [
     "centred_supercell",
+    "supercell_cell_index",
     "level_map",
     "minimal_percolation_energy",
     "percolation_path",
@@ -55,6 +56,13 @@ def centred_supercell(energy: np.ndarray, origin: tuple[int, int, int] | None = 
         origin = tuple(int(i) for i in np.unravel_index(np.nanargmin(np.where(np.isfinite(e), e, np.inf)), e.shape))
     idx = [(np.arange(-n, n + 1) + o) % n for n, o in zip(e.shape, origin)]
     return e[np.ix_(*idx)], origin  # type: ignore[return-value]
+
+
+def supercell_cell_index(shape: tuple[int, int, int], origin: tuple[int, int, int]) -> np.ndarray:
+    """Flat unit-cell grid index of every point of the :func:`centred_supercell` layout around ``origin`` (shape
+    ``(2N1+1, 2N2+1, 2N3+1)``): ``field.ravel()[supercell_cell_index(...)]`` is the centred supercell of ``field``."""
+    idx = [(np.arange(-n, n + 1) + o) % n for n, o in zip(shape, origin)]
+    return np.ravel_multi_index(np.meshgrid(*idx, indexing="ij"), tuple(shape))
 
 
 def _grid_edges(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

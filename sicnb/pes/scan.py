@@ -95,6 +95,7 @@ from sicnb.pes.levelmap import (
     minimal_percolation_energy,
     percolation_path,
     separating_set,
+    supercell_cell_index,
     UNCUTTABLE,
     xi_descriptor,
 )
@@ -311,7 +312,6 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
     the largest ``prior - E`` over evaluated points below the current path level before each search (module doc,
     item 3). Returns (MPE or its lower bound relative to this ion's minimum, exact?, iterations).
     """
-    n = int(np.prod(shape))
     uc_of_sc, last_origin = None, None
     mpe = np.inf
     margin = float(margin_ev)
@@ -320,7 +320,7 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
         emin = known[imin]
         origin = tuple(int(i) for i in np.unravel_index(imin, shape))
         if origin != last_origin:
-            uc_of_sc = centred_supercell(np.arange(n, dtype=float).reshape(shape), origin)[0].ravel().astype(np.int64)
+            uc_of_sc = supercell_cell_index(shape, origin).ravel()
             last_origin = origin
         while True:
             g = np.where(np.isnan(known), field - margin, known) - emin
@@ -375,16 +375,15 @@ def _certify_mpe_by_cut(known: np.ndarray, field: np.ndarray, excl: np.ndarray, 
     instead of the whole well below the saddle (the basin a minimax flood would evaluate).
     Returns (MPE, or its lower bound ``stop_ev``, relative to this ion's minimum; exact?; rounds).
     """
-    n = int(np.prod(shape))
     ub = np.inf
     for it in range(max_iter + 1):
         _refine_percolation_path(known, field, excl, shape, evaluate, 0.0, 0, max_iter, stop_ev)
         imin = int(np.nanargmin(known))
         emin = known[imin]
         origin = tuple(int(i) for i in np.unravel_index(imin, shape))
-        sc_idx, _ = centred_supercell(np.arange(n, dtype=float).reshape(shape), origin)
+        sc_idx = supercell_cell_index(shape, origin)
         sc_shape = sc_idx.shape
-        uc = sc_idx.ravel().astype(np.int64)
+        uc = sc_idx.ravel()
         e_sc = (known - emin)[uc]
         x_sc = excl[uc]
         f_known = np.where(np.isnan(e_sc) | x_sc, np.inf, e_sc)
