@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 from pathlib import Path
 
 from sicnb import __version__
@@ -135,7 +136,7 @@ def _cmd_run(args) -> int:
     params = {}
     for name, value in args.parameter or []:
         params[name] = _parse_value(value)
-    out = run_notebook(args.notebook, args.out, parameters=params, html=not args.no_html)
+    out = run_notebook(args.notebook, args.out, parameters=params, html=not args.no_html, timeout_s=args.timeout)
     print(f"sicnb: executed notebook written to {out}", file=sys.stderr)
     return 0
 
@@ -143,12 +144,29 @@ def _cmd_run(args) -> int:
 def _cmd_demo(args) -> int:
     from sicnb.notebooks import run_series
 
-    results = run_series(args.out, smoke=args.smoke, only=args.only)
-    failed = [r for r in results if r["error"]]
-    for r in results:
-        status = "FAILED: " + r["error"] if r["error"] else "ok"
-        print(f"  {r['notebook']}: {status} ({r['seconds']:.0f} s) → {r['output']}", file=sys.stderr)
-    return 1 if failed else 0
+    out = Path(args.out).resolve()
+    start = time.perf_counter()
+    print(f"sicnb demo: running the notebook series {'at smoke parameters ' if args.smoke else ''}into {out}", file=sys.stderr)
+
+    def line(run) -> None:
+        figs = run.figures or {}
+        shown = f", figures: {figs.get('png', 0)} PNG, {figs.get('html', 0)} HTML" if figs else ""
+        print(f"  {run.notebook:<36} {run.status:<8} {run.seconds:7.1f} s{shown}", file=sys.stderr, flush=True)
+        if run.error:
+            print("    " + run.error.replace("\n", "\n    "), file=sys.stderr, flush=True)
+
+    results = run_series(out, smoke=args.smoke, only=args.only, timeout_s=args.timeout, on_result=line)
+    total = time.perf_counter() - start
+    bad = [r for r in results if r.status != "ok"]
+    png = sum(r.figures.get("png", 0) for r in results)
+    html = sum(r.figures.get("html", 0) for r in results)
+    print(f"sicnb demo: {len(results) - len(bad)} of {len(results)} notebooks ok in {total:.0f} s; outputs (.ipynb and .html) in {out}", file=sys.stderr)
+    print(f"  figures: {png} static PNG, {html} embedded plotly HTML (offline-viewable)", file=sys.stderr)
+    if html and not png:
+        print("  (no Chrome/Chromium for static PNGs: install one, run `plotly_get_chrome`, or set BROWSER_PATH)", file=sys.stderr)
+    for r in bad:
+        print(f"  {r.status.upper()}: {r.notebook}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def _parse_value(text: str):
@@ -174,12 +192,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"), help="notebook parameter (JSON value or string)")
     p.add_argument("--out", "-o", required=True, help="output directory")
     p.add_argument("--no-html", action="store_true", help="skip the HTML rendering")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="wall-time limit for the notebook (default: none)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("demo", help="the main job: run the notebook series headless on the embedded default")
     p.add_argument("--out", "-o", default="sicnb-demo", help="output directory (executed notebooks + HTML)")
     p.add_argument("--smoke", action="store_true", help="smoke parameters (minutes instead of hours)")
     p.add_argument("--only", action="append", help="run only notebooks whose name contains this (repeatable)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="wall-time limit per notebook (default 900 s with --smoke, 6 h without); past it the notebook is stopped and reported")
     p.set_defaults(func=_cmd_demo)
 
     for modname in COMMAND_MODULES:

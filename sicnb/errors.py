@@ -26,6 +26,8 @@ __all__ = [
     "OxidationStateError",
     "ItemTimeoutError",
     "WorkerLostError",
+    "NotebookError",
+    "NotebookTimeoutError",
 ]
 
 
@@ -105,6 +107,14 @@ class OxidationStateError(StructureError):
 
 class ItemTimeoutError(SicnbError):
     """One item of a batch ran past the per-item time limit and was stopped."""
+
+
+class NotebookError(SicnbError):
+    """A notebook run by ``sicnb run`` / ``sicnb demo`` failed; the message names the failing cell."""
+
+
+class NotebookTimeoutError(NotebookError):
+    """A notebook ran past its wall-time limit and was stopped; the message names the running cell."""
 
 
 class WorkerLostError(SicnbError):

@@ -15,9 +15,12 @@ GitHub, nbviewer                 the PNG
 ===============================  ==========================================================
 
 The PNG is rendered by kaleido with a headless Chrome/Chromium (``$BROWSER_PATH``, a system
-``chromium``/``google-chrome``, or one fetched by ``plotly_get_chrome``). Without one, the static
-view falls back to standalone plotly HTML (needs a browser with internet for plotly.js) and a
-warning says how to get PNGs.
+``chromium``/``google-chrome``, or one fetched by ``plotly_get_chrome``). The browser is looked up
+*before* kaleido is started (:func:`find_chrome`) and every render waits at most
+``$SICNB_PNG_TIMEOUT_S`` seconds (default 60), so no figure call can hang. Without a working
+browser the first figure warns once and every figure falls back to standalone plotly HTML whose
+plotly.js is embedded once per notebook (no CDN): saved notebooks and their HTML renderings show
+every figure with the network off.
 
 Display mode (``SICNB_DISPLAY`` = ``auto`` | ``live`` | ``static``, or :func:`set_display_mode`):
 ``live`` emits the widget view plus the static fallback; ``static`` emits only what survives
@@ -30,6 +33,7 @@ import base64
 import logging
 import os
 import threading
+import time
 import warnings
 from typing import Any, Iterable
 
@@ -41,6 +45,10 @@ __all__ = [
     "display_mode",
     "set_display_mode",
     "figure_png",
+    "figure_html",
+    "find_chrome",
+    "static_png_status",
+    "plotlyjs_script",
     "static_bundle",
     "figure_bundle",
     "widget_bundle",
@@ -48,6 +56,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+# plotly passes kaleido options that its persistent server ignores; said on every figure
+warnings.filterwarnings("ignore", message="The kopts argument is ignored if using a server", category=UserWarning)
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -55,6 +65,14 @@ _MODES = ("auto", "live", "static")
 _mode_override: str | None = None
 _png_lock = threading.Lock()
 _png_state: dict[str, Any] = {"server": False, "failed": None}
+#: plotly.js is embedded in the first HTML figure of a kernel only (one copy per notebook)
+_plotlyjs_state: dict[str, bool] = {"emitted": False}
+#: attribute marking sicnb's embedded plotly.js and its HTML figures (``sicnb.notebooks.to_html``
+#: keeps exactly one copy of the script per HTML document)
+PLOTLYJS_ATTR = "data-sicnb-plotlyjs"
+FIGURE_HTML_CLASS = "sicnb-plotly-figure"
+#: seconds one PNG may take (the first one includes the browser start) before sicnb falls back
+DEFAULT_PNG_TIMEOUT_S = 60.0
 
 
 def set_display_mode(mode: str | None) -> None:
@@ -90,12 +108,52 @@ def _as_plain_figure(fig):
     return go.Figure(fig.to_dict())
 
 
+def find_chrome() -> str | None:
+    """Path of the Chrome/Chromium kaleido would start, or ``None`` when there is none.
+
+    Same lookup as kaleido (choreographer): ``$BROWSER_PATH``, a browser fetched by
+    ``plotly_get_chrome``/``kaleido_get_chrome``, ``chromium``/``google-chrome``/... on ``PATH``
+    and their usual install locations. Only an executable file counts.
+    """
+    explicit = os.environ.get("BROWSER_PATH")
+    if explicit:
+        return explicit if os.path.isfile(explicit) and os.access(explicit, os.X_OK) else None
+    try:
+        from choreographer.browsers.chromium import Chromium
+    except ImportError:  # kaleido < 1 or not installed
+        return None
+    try:
+        path = Chromium.find_browser(skip_local=False)
+    except Exception as exc:  # noqa: BLE001 - a failing lookup means: no browser
+        _log.debug("choreographer browser lookup failed: %s", exc)
+        return None
+    return path if path and os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def static_png_status() -> str:
+    """``"png"`` while figures render as PNG, ``"off"`` (``SICNB_STATIC_PNG=0``) or ``"html: <why>"``."""
+    if _png_disabled():
+        return "off"
+    if _png_state["failed"]:
+        return "html: " + str(_png_state["failed"])
+    return "png"
+
+
+def _png_disabled() -> bool:
+    return os.environ.get("SICNB_STATIC_PNG", "1").strip().lower() in ("0", "false", "no", "off")
+
+
+def _png_timeout_s() -> float:
+    try:
+        return float(os.environ.get("SICNB_PNG_TIMEOUT_S", DEFAULT_PNG_TIMEOUT_S))
+    except ValueError:
+        return DEFAULT_PNG_TIMEOUT_S
+
+
 def _start_png_server() -> None:
     """Keep one headless browser open for all PNGs of this process (kaleido's sync server)."""
     if _png_state["server"]:
         return
-    import atexit
-
     import kaleido
 
     with warnings.catch_warnings():
@@ -103,46 +161,133 @@ def _start_png_server() -> None:
         kaleido.start_sync_server(silence_warnings=True)
     _png_state["server"] = True
 
-    def _stop() -> None:
-        try:
-            kaleido.stop_sync_server(silence_warnings=True)
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
 
-    atexit.register(_stop)
+def _png_server_alive() -> bool:
+    """False once kaleido's server thread has died (its queue would then never be answered)."""
+    if not _png_state["server"]:
+        return True
+    try:
+        from kaleido._sync_server import GlobalKaleidoServer
+    except ImportError:  # pragma: no cover - layout of another kaleido version
+        return True
+    thread = getattr(GlobalKaleidoServer(), "_thread", None)
+    return thread is None or thread.is_alive()
 
 
-def figure_png(fig, width: int | None = None, height: int | None = None, scale: float = 1.0) -> bytes | None:
+def _forget_png_server() -> None:
+    """Mark kaleido's server closed without joining it: a hung server thread must not block the
+    interpreter's exit (kaleido's own atexit hook joins the thread while it is marked running)."""
+    if not _png_state["server"]:
+        return
+    try:
+        from kaleido._sync_server import GlobalKaleidoServer
+
+        GlobalKaleidoServer()._initialized = False  # noqa: SLF001 - its atexit close is then a no-op
+    except Exception:  # noqa: BLE001 - another kaleido layout: nothing to forget
+        pass
+    _png_state["server"] = False
+
+
+def _give_up_png(reason: str) -> None:
+    """Remember that PNGs cannot be made in this process and say once how to get them."""
+    _png_state["failed"] = reason
+    _forget_png_server()
+    warnings.warn(
+        f"sicnb: no static PNGs of figures on this machine ({reason.splitlines()[0]}). Figures are "
+        "kept as interactive plotly HTML with plotly.js embedded once per notebook, so saved "
+        "notebooks still show them offline. To get PNGs, install Chrome or Chromium (Debian/Ubuntu: "
+        "`apt-get install chromium`; macOS: Google Chrome in /Applications), or run "
+        "`plotly_get_chrome` to download one for kaleido, or set BROWSER_PATH to a "
+        "Chrome/Chromium executable; then restart the kernel.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def figure_png(fig, width: int | None = None, height: int | None = None, scale: float = 1.0, timeout_s: float | None = None) -> bytes | None:
     """PNG bytes of a plotly figure via kaleido, or ``None`` (with one warning) when no browser works.
 
-    ``SICNB_STATIC_PNG=0`` switches PNG rendering off (the HTML fallback is used instead).
+    Never blocks for longer than ``timeout_s`` (default ``$SICNB_PNG_TIMEOUT_S`` or 60 s): the
+    browser is looked up first (:func:`find_chrome`), and the render runs in a daemon thread that
+    is abandoned when kaleido's server dies or the time is up. After the first failure every
+    later call returns ``None`` at once. ``SICNB_STATIC_PNG=0`` switches PNG rendering off.
     """
-    if os.environ.get("SICNB_STATIC_PNG", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    if _png_state["failed"]:
+    if _png_disabled() or _png_state["failed"]:
         return None
     import plotly.io as pio
 
     plain = _as_plain_figure(fig)
+    limit = _png_timeout_s() if timeout_s is None else float(timeout_s)
     with _png_lock:
-        try:
-            try:
-                _start_png_server()
-            except Exception as exc:  # noqa: BLE001 - fall back to one browser per image
-                _log.debug("kaleido sync server unavailable: %s", exc)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return pio.to_image(plain, format="png", width=width, height=height, scale=scale)
-        except Exception as exc:  # noqa: BLE001 - any failure means: no PNG on this machine
-            _png_state["failed"] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(
-                "sicnb could not render static PNGs of figures (" + _png_state["failed"].splitlines()[0] + "). "
-                "Saved notebooks will carry plotly HTML instead, which needs plotly.js from the internet. "
-                "Install Chrome/Chromium (or run `plotly_get_chrome`) or set BROWSER_PATH to get PNGs.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+        if _png_state["failed"]:
             return None
+        if not _png_state["server"] and find_chrome() is None:
+            _give_up_png("no Chrome/Chromium found for kaleido")
+            return None
+        try:
+            _start_png_server()
+        except Exception as exc:  # noqa: BLE001 - kaleido then starts one browser per image
+            _log.debug("kaleido sync server unavailable: %s", exc)
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def render() -> None:
+            # no warnings.catch_warnings() here: it swaps the process-wide filters, and a thread
+            # abandoned inside it would silence every later warning of the kernel
+            try:
+                box["png"] = pio.to_image(plain, format="png", width=width, height=height, scale=scale)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=render, name="sicnb-figure-png", daemon=True).start()
+        deadline = time.monotonic() + limit
+        while not done.wait(0.1):
+            if not _png_server_alive():
+                done.wait(0.5)  # the render may still report the server's own error
+                if not done.is_set():
+                    _give_up_png("kaleido's browser server stopped")
+                    return None
+                break
+            if time.monotonic() > deadline:
+                _give_up_png(f"no PNG after {limit:g} s; set SICNB_PNG_TIMEOUT_S to wait longer")
+                return None
+        if "error" in box:
+            exc = box["error"]
+            _give_up_png(f"{type(exc).__name__}: {exc}")
+            return None
+        return box.get("png")
+
+
+def figure_html(fig) -> str:
+    """Standalone HTML of a plotly figure that renders with no network.
+
+    plotly.js is embedded in the first figure of this process only (a ~4.7 MB script marked
+    ``data-sicnb-plotlyjs``); later figures reuse it, so a saved notebook carries one copy. The
+    AMD loader that nbconvert's page may define is hidden while the bundle runs, so ``Plotly`` is
+    always a global.
+    """
+    plain = _as_plain_figure(fig)
+    div = plain.to_html(full_html=False, include_plotlyjs=False)
+    head = ""
+    if not _plotlyjs_state["emitted"]:
+        head = plotlyjs_script()
+        _plotlyjs_state["emitted"] = True
+    return f'{head}<div class="{FIGURE_HTML_CLASS}">{div}</div>'
+
+
+def plotlyjs_script() -> str:
+    """One ``<script>`` with the plotly.js bundle of the installed plotly (no CDN)."""
+    from plotly.offline import get_plotlyjs
+
+    return (
+        f"<script type=\"text/javascript\" {PLOTLYJS_ATTR}=\"1\">"
+        "window.PlotlyConfig = {MathJaxConfig: 'local'};"
+        "var __sicnbDefine = window.define; window.define = undefined;\n"
+        + get_plotlyjs()
+        + "\n;window.define = __sicnbDefine;</script>"
+    )
 
 
 def _title(fig) -> str:
@@ -160,8 +305,7 @@ def static_bundle(fig, alt: str | None = None) -> dict[str, Any]:
     png = figure_png(fig)
     if png is not None:
         return {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": text}
-    html = _as_plain_figure(fig).to_html(full_html=False, include_plotlyjs="cdn")
-    return {"text/html": html, "text/plain": text}
+    return {"text/html": figure_html(fig), "text/plain": text}
 
 
 def figure_bundle(fig, static: bool = True) -> dict[str, Any]:
