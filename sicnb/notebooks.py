@@ -179,7 +179,7 @@ def run_notebook(
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = out_dir / src.name
     cmd = [
-        sys.executable, "-m", "papermill", str(src), str(dest),
+        sys.executable, "-m", "sicnb._notebook_runner", str(src), str(dest),
         "--kernel", kernel, "--cwd", str(src.parent), "--no-progress-bar",
         "--autosave-cell-every", "10", "-y", json.dumps(dict(parameters or {})),
     ]
