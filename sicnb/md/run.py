@@ -2,7 +2,10 @@
 
 Sec. II C / App. A: NVT (Nosé–Hoover chain thermostat, ASE), time step 1 fs, equilibration then
 production; supercell with every lattice vector ≥ ``min_length_A`` (the paper: a sphere of 6.5 Å
-diameter fits). Default potential: SevenNet-0, the model of the paper's ML-driven MD (App. A).
+diameter fits). Default potential: SevenNet-0, the model of the paper's ML-driven MD (App. A), which reproduces PBE
+energies (self-test, sicnb.potentials.selftest). ``potential`` may be a name or a loaded
+:class:`sicnb.potentials.Potential` (e.g. ``load_potential("m3gnet")``; forces and stress through matgl's ASE
+calculator).
 """
 from __future__ import annotations
 
@@ -14,8 +17,13 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
+from typing import TYPE_CHECKING
+
 from sicnb.errors import ParameterError, StructureError
 from sicnb.md.analysis import arrhenius_fit, kinisi_diffusion, nernst_einstein_sigma, windowed_diffusion
+
+if TYPE_CHECKING:
+    from sicnb.potentials import Potential
 
 __all__ = ["MDTrajectory", "run_md", "md_validation", "supercell_for_md"]
 
@@ -60,7 +68,7 @@ def run_md(
     structure: Structure,
     temperature_k: float,
     time_ps: float,
-    potential: str = "sevennet",
+    potential: "str | Potential" = "sevennet",
     model: str | None = None,
     timestep_fs: float = 1.0,
     equilibration_ps: float = 5.0,
@@ -109,7 +117,7 @@ def run_md(
     return MDTrajectory(
         positions_A=pos, times_ps=np.arange(n_samples + 1) * every * timestep_fs / 1000.0,
         species=[s.specie.symbol for s in cell], lattice_matrix=np.array(cell.lattice.matrix), temperature_k=float(temperature_k),
-        potential=f"{pot.name}:{pot.model}", mean_temperature_k=float(temps.mean()), seconds=time.perf_counter() - t0,
+        potential=f"{getattr(pot, 'name', type(pot).__name__)}:{getattr(pot, 'model', '')}", mean_temperature_k=float(temps.mean()), seconds=time.perf_counter() - t0,
     )
 
 

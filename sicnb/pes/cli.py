@@ -9,8 +9,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("pes", help="frozen-framework PES descriptors (MPE, free volumes, Xi) from an ML potential")
     add_input_args(p)
-    p.add_argument("--potential", default="chgnet", choices=["chgnet", "sevennet", "m3gnet"],
-                   help="universal potential (default chgnet; see sicnb.potentials for the M3GNet-MP-2021.2.8 problem)")
+    p.add_argument("--potential", default="m3gnet", choices=["m3gnet", "chgnet", "sevennet"],
+                   help="universal potential (default m3gnet: M3GNet-MP-2021.2.8-PES, the paper's; --model "
+                        "M3GNet-MatPES-PBE-v2025.1-PES for MatPES; chgnet/sevennet as cross-checks)")
     p.add_argument("--model", default=None, help="model name/version of the potential (default: the package default)")
     p.add_argument("--grid-step", type=float, default=0.25, help="grid step in Å (paper: 0.25)")
     p.add_argument("--r-min", type=float, default=1.2, help="exclusion radius around framework atoms in Å (paper: 1.2)")
