@@ -22,6 +22,10 @@ def register(subparsers) -> None:
     p.add_argument("--fixed-path-margin", action="store_true",
                    help="minimax-path refinement (--mpe-method path) with the fixed 0.5 eV margin instead of the self-calibrated one: fewer calls, "
                         "but off by 0.12-0.26 eV on two of thirteen bench cells (bench/RESULTS.md)")
+    p.add_argument("--connectivity", type=int, choices=[26, 6], default=26,
+                   help="grid neighbours that connect in the level map: 26 (default, the authors' 'sqrt3' rule) or 6 (faces)")
+    p.add_argument("--no-fv-smearing", action="store_true",
+                   help="plain eq. 3 free volumes instead of the authors' mean over t + {-0.04,-0.02,0,0.02,0.04} eV")
     p.add_argument("--exhaustive", action="store_true", help="evaluate every grid point (the reference; 10-47x more calls than the default on the thirteen bench cells)")
     p.set_defaults(func=run)
 
@@ -36,6 +40,10 @@ def run(args) -> int:
               "r_min": args.r_min, "exhaustive": args.exhaustive}
     if args.mpe_method != "cut":
         params["mpe_method"] = args.mpe_method
+    if args.connectivity != 26:
+        params["connectivity"] = args.connectivity
+    if args.no_fv_smearing:
+        params["fv_smearing_ev"] = (0.0,)
     if args.fixed_path_margin:
         params["mpe_method"] = "path"
         params["path_margin_adaptive"] = False
