@@ -228,6 +228,7 @@ class Potential:
         if self.name == "m3gnet":
             from matgl.ext.ase import PESCalculator
 
+            kwargs.setdefault("stress_unit", "eV/A3")  # ASE's unit (matgl's default is GPa)
             return PESCalculator(self._impl, **kwargs)
         if self.name == "chgnet":
             from chgnet.model.dynamics import CHGNetCalculator
