@@ -74,6 +74,10 @@ def test_convention_is_scoped_to_the_loaded_model():
     assert model_convention(ours) == "destination" and model_convention(theirs) == "source"
     assert MEGNetGraphConv.node_update_ is before
     assert ours.sicnb_provenance["aggregation"] == "destination"
+    import pickle
+
+    again = pickle.loads(pickle.dumps(ours))  # what a worker process receives keeps the convention
+    assert model_convention(again) == "destination"
 
 
 @pytest.mark.parametrize("name,model", [("m3gnet", None), ("m3gnet", "M3GNet-MatPES-PBE-v2025.1-PES"), ("chgnet", None),
