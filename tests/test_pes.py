@@ -487,3 +487,16 @@ def test_fv_smearing_is_the_mean_over_shifted_thresholds():
         expect = np.mean([shifted[f"FV_{kind}_{0.5 + d:g}"] for d in DEFAULT_FV_SMEARING_EV])
         assert smeared[f"FV_{kind}_0.5"] == pytest.approx(expect)
     assert smeared["connectivity"] == 26 and smeared["fv_smearing_ev"] == "-0.04,-0.02,0,0.02,0.04"
+
+
+def test_supercell_centre_ties_go_to_the_lowest_index():
+    """Equivalent minima that differ by float noise centre the supercell on the same point (lowest flat index)."""
+    from sicnb.pes.levelmap import ORIGIN_TIE_EV, lowest_point
+
+    e = np.ones((4, 4, 4))
+    e[2, 1, 3] = 0.0
+    e[1, 2, 0] = 0.3 * ORIGIN_TIE_EV  # an equivalent minimum, a little higher by noise, but first in flat order
+    assert lowest_point(e) == (1, 2, 0)
+    assert centred_supercell(e)[1] == (1, 2, 0)
+    e[1, 2, 0] = 2 * ORIGIN_TIE_EV  # beyond the tolerance: a different, higher point
+    assert lowest_point(e) == (2, 1, 3)

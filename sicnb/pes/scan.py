@@ -94,6 +94,7 @@ from sicnb.pes.levelmap import (
     DEFAULT_THRESHOLDS_EV,
     centred_supercell,
     level_map,
+    lowest_point,
     minimal_percolation_energy,
     percolation_path,
     neighbour_offsets,
@@ -176,8 +177,7 @@ class SiteScan:
 
     @property
     def origin(self) -> tuple[int, int, int]:
-        e = np.where(np.isfinite(self.energy_ev), self.energy_ev, np.inf)
-        return tuple(int(i) for i in np.unravel_index(np.argmin(e), self.shape))  # type: ignore[return-value]
+        return lowest_point(self.energy_ev)
 
 
 @dataclass
