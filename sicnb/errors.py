@@ -12,6 +12,7 @@ __all__ = [
     "StructureError",
     "ParameterError",
     "ModelUnavailableError",
+    "ModelIntegrityError",
     "DataUnavailableError",
     "OptionalDependencyError",
     "UnreadableFileError",
@@ -49,6 +50,11 @@ class ParameterError(SicnbError, ValueError):
 
 class ModelUnavailableError(SicnbError):
     """A pretrained model could not be found or loaded."""
+
+
+class ModelIntegrityError(SicnbError):
+    """A pretrained model loaded but failed its load-time self-test: it does not reproduce known reference values
+    (e.g. a checkpoint run with another message-aggregation convention than it was trained with)."""
 
 
 class DataUnavailableError(SicnbError):

@@ -127,3 +127,19 @@ def test_md_figures():
     names = [tr.name or "" for tr in fig.data]
     assert any("300 K" in n and "extrapolated" in n for n in names)
     assert any(tr.mode == "markers" and tr.error_y.array is not None for tr in fig.data)
+
+
+def test_md_accepts_a_potential_object(li2o):
+    """run_md takes a loaded Potential as well as a name (here the paper's M3GNet, through matgl's ASE calculator)."""
+    from conftest import MATGL_MODELS
+
+    from sicnb.md import run_md
+    from sicnb.potentials import load_potential
+
+    if MATGL_MODELS is None:
+        pytest.skip("needs local matgl models (set SICNB_MATGL_MODELS)")
+    pot = load_potential("m3gnet")
+    traj = run_md(li2o, 600.0, time_ps=0.01, potential=pot, timestep_fs=1.0, equilibration_ps=0.0, sample_fs=5.0,
+                  min_length_A=4.0)
+    assert traj.potential == "m3gnet:M3GNet-MP-2021.2.8-PES"
+    assert traj.positions_A.shape[0] == 3 and np.isfinite(traj.positions_A).all()

@@ -452,3 +452,51 @@ def test_nearest_distance_to_atom_surfaces_tells_small_from_large_atoms():
         from sicnb.pes.scan import scan_site
 
         scan_site(s, 0, None, estimator="nearest", mobile_ion="H")
+
+
+def test_connectivity_26_steps_through_diagonal_gaps_that_6_does_not():
+    """The authors' 'sqrt3' rule (26 neighbours): a wall of alternating high/low points lets a path through diagonally."""
+    from sicnb.pes.levelmap import neighbour_offsets, percolation_path, separating_set
+
+    assert len(neighbour_offsets(6)) == 6 and len(neighbour_offsets(26)) == 26
+    with pytest.raises(ParameterError):
+        neighbour_offsets(18)
+    e = np.zeros((7, 7, 7))
+    i, j, k = np.indices(e.shape)
+    e[np.maximum(np.maximum(abs(i - 3), abs(j - 3)), abs(k - 3)) == 2] = 1.0  # a closed 1 eV shell round the centre
+    e[1, 3, 3] = 0.0  # one hole in it, next to the x = 0 face ...
+    e[0] = 5.0  # ... where every point is high but one diagonal neighbour of the hole
+    e[0, 2, 2] = 0.0
+    assert minimal_percolation_energy(level_map(e, connectivity=6)) == pytest.approx(1.0)
+    assert minimal_percolation_energy(level_map(e, connectivity=26)) == pytest.approx(0.0)
+    assert percolation_path(e, connectivity=26)[0] == pytest.approx(0.0)
+    cost = np.ones((7, 7, 7), dtype=int)
+    assert len(separating_set(cost, connectivity=26)) == 26  # the centre's 26 neighbours
+
+
+def test_fv_smearing_is_the_mean_over_shifted_thresholds():
+    """FV(t) with the authors' smearing equals the mean of the unsmeared FV at t + δ, δ in {-0.04, -0.02, 0, 0.02, 0.04}."""
+    from sicnb.pes.scan import DEFAULT_FV_SMEARING_EV, pes_scan
+
+    s = Structure(Lattice.cubic(5.0), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    kw = dict(step=0.5, exhaustive=True, symmetrize=False, use_symmetry=False)
+    smeared = pes_scan(s, _AnalyticPotential(), thresholds=(0.5,), **kw).descriptors
+    shifted = pes_scan(s, _AnalyticPotential(), thresholds=tuple(0.5 + d for d in DEFAULT_FV_SMEARING_EV),
+                       fv_smearing_ev=(0.0,), **kw).descriptors
+    for kind in ("connected", "disconnected"):
+        expect = np.mean([shifted[f"FV_{kind}_{0.5 + d:g}"] for d in DEFAULT_FV_SMEARING_EV])
+        assert smeared[f"FV_{kind}_0.5"] == pytest.approx(expect)
+    assert smeared["connectivity"] == 26 and smeared["fv_smearing_ev"] == "-0.04,-0.02,0,0.02,0.04"
+
+
+def test_supercell_centre_ties_go_to_the_lowest_index():
+    """Equivalent minima that differ by float noise centre the supercell on the same point (lowest flat index)."""
+    from sicnb.pes.levelmap import ORIGIN_TIE_EV, lowest_point
+
+    e = np.ones((4, 4, 4))
+    e[2, 1, 3] = 0.0
+    e[1, 2, 0] = 0.3 * ORIGIN_TIE_EV  # an equivalent minimum, a little higher by noise, but first in flat order
+    assert lowest_point(e) == (1, 2, 0)
+    assert centred_supercell(e)[1] == (1, 2, 0)
+    e[1, 2, 0] = 2 * ORIGIN_TIE_EV  # beyond the tolerance: a different, higher point
+    assert lowest_point(e) == (2, 1, 3)

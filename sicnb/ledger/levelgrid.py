@@ -35,7 +35,7 @@ def decode_grid(text: str, shape: tuple[int, int, int] | list[int]) -> np.ndarra
     return np.frombuffer(raw, dtype=np.float16).astype(np.float32).reshape(tuple(int(s) for s in shape))
 
 
-def pes_level_grid(structure: Structure, potential: str = "chgnet", step: float = 0.25, mobile_ion: str = "Li") -> dict[str, Any]:
+def pes_level_grid(structure: Structure, potential: str = "m3gnet", step: float = 0.25, mobile_ion: str = "Li") -> dict[str, Any]:
     """Per structure: PES scan (:func:`sicnb.pes.pes_scan`) and the energy grid of the mobile site with the lowest MPE.
 
     Returns ``energy_grid`` (encoded, eV relative to that site's minimum, +inf inside R_min), ``grid_shape``,
@@ -45,9 +45,10 @@ def pes_level_grid(structure: Structure, potential: str = "chgnet", step: float 
     from sicnb.pes import centred_supercell, level_map, minimal_percolation_energy, pes_scan
 
     res = pes_scan(structure, potential, mobile_ion=mobile_ion, step=step)
+    conn = int(res.descriptors["connectivity"])
     best, best_mpe = None, np.inf
     for sc in res.scans:
-        mpe = float(minimal_percolation_energy(level_map(centred_supercell(sc.energy_ev)[0])))
+        mpe = float(minimal_percolation_energy(level_map(centred_supercell(sc.energy_ev)[0], connectivity=conn)))
         if best is None or mpe < best_mpe:
             best, best_mpe = sc, mpe
     assert best is not None  # pes_scan raises when there is no mobile ion
@@ -59,7 +60,7 @@ def pes_level_grid(structure: Structure, potential: str = "chgnet", step: float 
             "potential_model": str(d.get("potential_model", ""))}
 
 
-pes_level_grid.cache_version = 1  # type: ignore[attr-defined]
+pes_level_grid.cache_version = 2  # type: ignore[attr-defined]  # 2: M3GNet default, the scan's 26-neighbour level map
 pes_level_grid.allow_nan = True  # type: ignore[attr-defined]  # MPE is +inf when nothing percolates below the cap
 
 
@@ -70,8 +71,9 @@ def decode_level_grid(row: Mapping[str, Any]) -> tuple[Structure, np.ndarray]:
 
 
 def level_map_arrays(energy_ev: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Level map on the centred 2×2×2 supercell and the supercell's origin index (as notebook 03 draws it)."""
-    from sicnb.pes import centred_supercell, level_map
+    """Level map on the centred 2×2×2 supercell and the supercell's origin index (as notebook 03 draws it; the PES
+    scan's default neighbour rule)."""
+    from sicnb.pes import DEFAULT_CONNECTIVITY, centred_supercell, level_map
 
     e_sc, origin = centred_supercell(np.asarray(energy_ev, dtype=float))
-    return level_map(e_sc), tuple(int(i) for i in origin)  # type: ignore[return-value]
+    return level_map(e_sc, connectivity=DEFAULT_CONNECTIVITY), tuple(int(i) for i in origin)  # type: ignore[return-value]

@@ -150,7 +150,7 @@ CLUSTER = register_method(MethodAdapter(
 # --- PES descriptors (notebook 03): a cascade on a shortlist ----------------------------------------
 
 #: parameters of :func:`sicnb.pes.pes_descriptors` exactly as notebook 03 passes them (its cache is reused)
-PES_NOTEBOOK_PARAMS = {"potential": "chgnet", "step": 0.25}
+PES_NOTEBOOK_PARAMS = {"potential": "m3gnet", "step": 0.25}
 #: cascade settings (not parameters of pes_descriptors): shortlist size, cell-size cap, per-structure time limit,
 #: and whether to compute at all (``cache_only``)
 PES_CASCADE_KEYS = ("top", "max_atoms", "timeout_s", "cache_only")
@@ -159,7 +159,7 @@ PES_CASCADE_KEYS = ("top", "max_atoms", "timeout_s", "cache_only")
 def _pes_spellings(p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The parameter dicts under which the same PES result may sit in the cache: notebook 03's spelling
     (``potential``, ``step``) and the ``sicnb pes`` CLI's (every option written out)."""
-    cli = {"potential": p.get("potential", "chgnet"), "model": p.get("model"), "mobile_ion": p.get("mobile_ion", "Li"),
+    cli = {"potential": p.get("potential", "m3gnet"), "model": p.get("model"), "mobile_ion": p.get("mobile_ion", "Li"),
            "step": p.get("step", 0.25), "r_min": p.get("r_min", 1.2), "exhaustive": p.get("exhaustive", False)}
     out = [dict(p)]
     if set(p) <= set(cli) and cli != p:

@@ -14,7 +14,8 @@ def register(subparsers) -> None:
     p.add_argument("--equilibration-ps", type=float, default=5.0)
     p.add_argument("--timestep-fs", type=float, default=1.0)
     p.add_argument("--window-ps", type=float, default=15.0, help="MSD window (paper: 15 ps, fitted from 1 ps)")
-    p.add_argument("--potential", default="sevennet", choices=["sevennet", "chgnet", "m3gnet"])
+    p.add_argument("--potential", default="m3gnet", choices=["m3gnet", "sevennet", "chgnet"],
+                   help="default m3gnet (M3GNet-MP-2021.2.8-PES: self-tested, fastest per step); sevennet = the paper's MD model")
     p.add_argument("--mobile-ion", default="Li")
     p.set_defaults(func=run)
 

@@ -2,7 +2,11 @@
 
 Sec. II C / App. A: NVT (Nosé–Hoover chain thermostat, ASE), time step 1 fs, equilibration then
 production; supercell with every lattice vector ≥ ``min_length_A`` (the paper: a sphere of 6.5 Å
-diameter fits). Default potential: SevenNet-0, the model of the paper's ML-driven MD (App. A).
+diameter fits). Default potential: M3GNet-MP-2021.2.8-PES (run with its training convention and self-tested at load,
+sicnb.potentials), the fastest of the three on CPU: one force+stress call on an 81-atom Li2O supercell took 0.47 s
+vs 2.80 s with SevenNet-0 (one thread, on a machine shared with other jobs; bench/RESULTS.md). SevenNet-0, the model
+of the paper's ML-driven MD (App. A), and CHGNet stay selectable. ``potential`` may be a name or a loaded
+:class:`sicnb.potentials.Potential`.
 """
 from __future__ import annotations
 
@@ -14,10 +18,18 @@ import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
 
+from typing import TYPE_CHECKING
+
 from sicnb.errors import ParameterError, StructureError
 from sicnb.md.analysis import arrhenius_fit, kinisi_diffusion, nernst_einstein_sigma, windowed_diffusion
 
-__all__ = ["MDTrajectory", "run_md", "md_validation", "supercell_for_md"]
+if TYPE_CHECKING:
+    from sicnb.potentials import Potential
+
+#: default MD potential (module doc): right (self-tested against PBE) and the fastest per MD step on CPU
+DEFAULT_MD_POTENTIAL = "m3gnet"
+
+__all__ = ["DEFAULT_MD_POTENTIAL", "MDTrajectory", "run_md", "md_validation", "supercell_for_md"]
 
 
 @dataclass
@@ -60,7 +72,7 @@ def run_md(
     structure: Structure,
     temperature_k: float,
     time_ps: float,
-    potential: str = "sevennet",
+    potential: "str | Potential" = DEFAULT_MD_POTENTIAL,
     model: str | None = None,
     timestep_fs: float = 1.0,
     equilibration_ps: float = 5.0,
@@ -109,7 +121,7 @@ def run_md(
     return MDTrajectory(
         positions_A=pos, times_ps=np.arange(n_samples + 1) * every * timestep_fs / 1000.0,
         species=[s.specie.symbol for s in cell], lattice_matrix=np.array(cell.lattice.matrix), temperature_k=float(temperature_k),
-        potential=f"{pot.name}:{pot.model}", mean_temperature_k=float(temps.mean()), seconds=time.perf_counter() - t0,
+        potential=f"{getattr(pot, 'name', type(pot).__name__)}:{getattr(pot, 'model', '')}", mean_temperature_k=float(temps.mean()), seconds=time.perf_counter() - t0,
     )
 
 

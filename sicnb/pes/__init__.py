@@ -13,10 +13,10 @@ from sicnb.pes.levelmap import (
     percolation_path,
     xi_descriptor,
 )
-from sicnb.pes.scan import DEFAULT_MARGINS_EV, DEFAULT_POTENTIAL, DEFAULT_STRIDES, PESResult, SiteScan, order_structure, pes_descriptors, pes_scan, scan_site
+from sicnb.pes.scan import DEFAULT_CONNECTIVITY, DEFAULT_FV_SMEARING_EV, DEFAULT_MARGINS_EV, DEFAULT_POTENTIAL, DEFAULT_STRIDES, PESResult, SiteScan, order_structure, pes_descriptors, pes_scan, scan_site
 
 __all__ = [
-    "DEFAULT_THRESHOLDS_EV", "DEFAULT_POTENTIAL", "DEFAULT_STRIDES", "DEFAULT_MARGINS_EV", "centred_supercell", "free_volume", "level_map",
+    "DEFAULT_THRESHOLDS_EV", "DEFAULT_POTENTIAL", "DEFAULT_CONNECTIVITY", "DEFAULT_FV_SMEARING_EV", "DEFAULT_STRIDES", "DEFAULT_MARGINS_EV", "centred_supercell", "free_volume", "level_map",
     "minimal_percolation_energy", "percolation_path", "xi_descriptor", "PESResult", "SiteScan", "order_structure", "pes_descriptors",
     "pes_scan", "scan_site",
 ]

@@ -9,8 +9,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("pes", help="frozen-framework PES descriptors (MPE, free volumes, Xi) from an ML potential")
     add_input_args(p)
-    p.add_argument("--potential", default="chgnet", choices=["chgnet", "sevennet", "m3gnet"],
-                   help="universal potential (default chgnet; see sicnb.potentials for the M3GNet-MP-2021.2.8 problem)")
+    p.add_argument("--potential", default="m3gnet", choices=["m3gnet", "chgnet", "sevennet"],
+                   help="universal potential (default m3gnet: M3GNet-MP-2021.2.8-PES, the paper's; --model "
+                        "M3GNet-MatPES-PBE-v2025.1-PES for MatPES; chgnet/sevennet as cross-checks)")
     p.add_argument("--model", default=None, help="model name/version of the potential (default: the package default)")
     p.add_argument("--grid-step", type=float, default=0.25, help="grid step in Å (paper: 0.25)")
     p.add_argument("--r-min", type=float, default=1.2, help="exclusion radius around framework atoms in Å (paper: 1.2)")
@@ -21,6 +22,10 @@ def register(subparsers) -> None:
     p.add_argument("--fixed-path-margin", action="store_true",
                    help="minimax-path refinement (--mpe-method path) with the fixed 0.5 eV margin instead of the self-calibrated one: fewer calls, "
                         "but off by 0.12-0.26 eV on two of thirteen bench cells (bench/RESULTS.md)")
+    p.add_argument("--connectivity", type=int, choices=[26, 6], default=26,
+                   help="grid neighbours that connect in the level map: 26 (default, the authors' 'sqrt3' rule) or 6 (faces)")
+    p.add_argument("--no-fv-smearing", action="store_true",
+                   help="plain eq. 3 free volumes instead of the authors' mean over t + {-0.04,-0.02,0,0.02,0.04} eV")
     p.add_argument("--exhaustive", action="store_true", help="evaluate every grid point (the reference; 10-47x more calls than the default on the thirteen bench cells)")
     p.set_defaults(func=run)
 
@@ -35,6 +40,10 @@ def run(args) -> int:
               "r_min": args.r_min, "exhaustive": args.exhaustive}
     if args.mpe_method != "cut":
         params["mpe_method"] = args.mpe_method
+    if args.connectivity != 26:
+        params["connectivity"] = args.connectivity
+    if args.no_fv_smearing:
+        params["fv_smearing_ev"] = (0.0,)
     if args.fixed_path_margin:
         params["mpe_method"] = "path"
         params["path_margin_adaptive"] = False

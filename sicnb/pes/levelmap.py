@@ -7,7 +7,10 @@ Pure array code: no potentials, no structures. Energies are in eV on a regular g
 * :func:`centred_supercell` — repeat the unit-cell grid to the paper's ``(2N+1)^3`` supercell with
   the lowest-energy point at the centre (Sec. II A, ``c_i ∈ {-N_i..N_i}``).
 * :func:`level_map` — eq. 1, ``LM(r) = min over paths C(r, r0) of max E on C``, on the grid with
-  face-sharing (6-) neighbours, computed exactly as the minimax path through a minimum spanning tree.
+  ``connectivity`` 6 (face-sharing neighbours) or 26 (faces, edges and corners: the rule of the authors' code,
+  SiLiKhon/pes_fingerprint ``wave_search``, which steps to every point within sqrt(3) grid steps; the paper does not
+  say which), computed exactly as the minimax path through a minimum spanning tree. The pure functions here default
+  to 6; :mod:`sicnb.pes.scan` defaults to the authors' 26.
 * :func:`minimal_percolation_energy` — eq. 2, min LM over the supercell faces;
   :func:`percolation_path` also returns a minimax path that realises it (the MPE refinement of
   :mod:`sicnb.pes.scan` evaluates the not-yet-evaluated points on it).
@@ -35,14 +38,30 @@ __all__ = [
     "free_volume",
     "xi_descriptor",
     "DEFAULT_THRESHOLDS_EV",
+    "neighbour_offsets",
+    "lowest_point",
+    "ORIGIN_TIE_EV",
 ]
 
 #: energy thresholds (eV above the minimum) of the FV descriptors (Fig. 3: 0.1–1.0 eV)
 DEFAULT_THRESHOLDS_EV: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
+#: energies within this of the minimum (eV) tie for the supercell centre; the lowest flat index among them wins. The
+#: potentials' float32 noise (about 1e-5 eV) otherwise picks different symmetry-equivalent minima in a reduced scan and
+#: in the exhaustive grid, and above the MPE, where the connected region percolates, the connected FV of the
+#: (2N+1)^3 window depends on which (measured: Li2O with M3GNet, FV_connected(1.0 eV) 0.147 vs 0.154)
+ORIGIN_TIE_EV = 1e-4
+
+
+def lowest_point(energy: np.ndarray) -> tuple[int, int, int]:
+    """Grid index of the minimum, ties within :data:`ORIGIN_TIE_EV` broken by the lowest flat index."""
+    f = np.where(np.isfinite(energy), energy, np.inf).ravel()
+    return tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(f <= f.min() + ORIGIN_TIE_EV)[0]), np.shape(energy)))  # type: ignore[return-value]
+
+
 def centred_supercell(energy: np.ndarray, origin: tuple[int, int, int] | None = None) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """The ``(2N1+1, 2N2+1, 2N3+1)`` supercell grid centred on ``origin`` (default: the minimum).
+    """The ``(2N1+1, 2N2+1, 2N3+1)`` supercell grid centred on ``origin`` (default: the minimum, :func:`lowest_point`).
 
     Element ``[N1 + c1, N2 + c2, N3 + c3]`` holds ``E(o + c)`` with ``c_i ∈ {-N_i..N_i}`` (Sec. II A);
     the 26 periodic replicas of the centre lie on the outer faces. Returns the array and ``origin``.
@@ -53,7 +72,7 @@ def centred_supercell(energy: np.ndarray, origin: tuple[int, int, int] | None = 
     if origin is None:
         if not np.isfinite(e).any():
             raise ParameterError("energy grid has no finite value (every point excluded)")
-        origin = tuple(int(i) for i in np.unravel_index(np.nanargmin(np.where(np.isfinite(e), e, np.inf)), e.shape))
+        origin = lowest_point(e)
     idx = [(np.arange(-n, n + 1) + o) % n for n, o in zip(e.shape, origin)]
     return e[np.ix_(*idx)], origin  # type: ignore[return-value]
 
@@ -65,20 +84,30 @@ def supercell_cell_index(shape: tuple[int, int, int], origin: tuple[int, int, in
     return np.ravel_multi_index(np.meshgrid(*idx, indexing="ij"), tuple(shape))
 
 
-def _grid_edges(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_offsets(connectivity: int = 6) -> np.ndarray:
+    """Grid steps that count as neighbours: 6 face-sharing, or 26 (faces, edges, corners; the authors' "sqrt3" rule)."""
+    if connectivity not in (6, 26):
+        raise ParameterError(f"connectivity must be 6 (face neighbours) or 26 (the authors' sqrt3 rule), got {connectivity!r}")
+    d = np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1], indexing="ij")).reshape(3, -1).T
+    d = d[np.abs(d).sum(axis=1) > 0]
+    return d if connectivity == 26 else d[np.abs(d).sum(axis=1) == 1]
+
+
+def _grid_edges(shape: tuple[int, ...], connectivity: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected neighbour pairs ``(u, v)`` of a non-periodic grid (each pair once)."""
     ids = np.arange(int(np.prod(shape))).reshape(shape)
     us, vs = [], []
-    for ax in range(3):
-        a = [slice(None)] * 3
-        b = [slice(None)] * 3
-        a[ax] = slice(0, -1)
-        b[ax] = slice(1, None)
-        us.append(ids[tuple(a)].ravel())
-        vs.append(ids[tuple(b)].ravel())
+    for d in neighbour_offsets(connectivity):
+        if tuple(d) <= (0, 0, 0):  # one of each ±d pair
+            continue
+        a = tuple(slice(max(0, -int(di)), n - max(0, int(di))) for di, n in zip(d, shape))
+        b = tuple(slice(max(0, int(di)), n - max(0, -int(di))) for di, n in zip(d, shape))
+        us.append(ids[a].ravel())
+        vs.append(ids[b].ravel())
     return np.concatenate(us), np.concatenate(vs)
 
 
-def _minimax_tree(energy: np.ndarray, start: tuple[int, int, int] | None):
+def _minimax_tree(energy: np.ndarray, start: tuple[int, int, int] | None, connectivity: int = 6):
     """Level map (eq. 1) plus the minimum-spanning-tree predecessors that realise it (``pred[s] < 0``)."""
     e = np.asarray(energy, dtype=float)
     if e.ndim != 3:
@@ -92,7 +121,7 @@ def _minimax_tree(energy: np.ndarray, start: tuple[int, int, int] | None):
     pred = np.full(flat.size, -9999, dtype=np.int64)
     if not np.isfinite(flat[s]):
         return out.reshape(shape), pred
-    u, v = _grid_edges(shape)
+    u, v = _grid_edges(shape, connectivity)
     ok = np.isfinite(flat[u]) & np.isfinite(flat[v])
     u, v = u[ok], v[ok]
     # shift weights to be strictly positive (csgraph treats 0 as "no edge"); order is preserved
@@ -112,22 +141,23 @@ def _minimax_tree(energy: np.ndarray, start: tuple[int, int, int] | None):
     return np.asarray(lm).reshape(shape), pred
 
 
-def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> np.ndarray:
+def level_map(energy: np.ndarray, start: tuple[int, int, int] | None = None, connectivity: int = 6) -> np.ndarray:
     """Eq. 1: ``LM(r) = min_{paths r0→r} max_{r' on path} E(r')`` on a (non-periodic) grid.
 
-    Paths step between face-sharing neighbours. ``start`` defaults to the grid centre (the layout of
+    Paths step between neighbours: ``connectivity`` 6 (face-sharing) or 26 (the authors' rule). ``start`` defaults to the grid centre (the layout of
     :func:`centred_supercell`). ``+inf``/NaN points are impassable; unreachable points get ``+inf``.
     Exact: the minimax path between two nodes runs along the minimum spanning tree of the grid graph
     with edge weight ``max(E_u, E_v)``.
     """
-    return _minimax_tree(energy, start)[0]
+    return _minimax_tree(energy, start, connectivity)[0]
 
 
-def percolation_path(energy: np.ndarray, start: tuple[int, int, int] | None = None) -> tuple[float, np.ndarray]:
+def percolation_path(energy: np.ndarray, start: tuple[int, int, int] | None = None,
+                     connectivity: int = 6) -> tuple[float, np.ndarray]:
     """Eq. 2 with its witness: ``(MPE, path)`` where ``path`` holds the flat indices (into ``energy``) of a
     minimax path from ``start`` (default: the centre) to a face point of lowest level; every point on it
     has ``E ≤ MPE`` and its highest point is the bottleneck. Empty path and ``inf`` if nothing percolates."""
-    lm, pred = _minimax_tree(energy, start)
+    lm, pred = _minimax_tree(energy, start, connectivity)
     faces = _faces_mask(lm.shape)
     vals = np.where(faces, lm, np.inf).ravel()
     end = int(np.argmin(vals))
@@ -144,12 +174,12 @@ def percolation_path(energy: np.ndarray, start: tuple[int, int, int] | None = No
 UNCUTTABLE = 1 << 24
 
 
-def separating_set(cost: np.ndarray, start: tuple[int, int, int] | None = None) -> np.ndarray:
+def separating_set(cost: np.ndarray, start: tuple[int, int, int] | None = None, connectivity: int = 6) -> np.ndarray:
     """Minimum vertex cut between ``start`` (default: the centre) and the outer faces of a grid.
 
     ``cost`` (int, shape of the grid): ``0`` where a point is already no way through (a path may not step on it),
     ``≥ 1`` the price of putting it in the cut, :data:`UNCUTTABLE` where it must not be cut (``start`` always is).
-    Paths step between face-sharing neighbours, as in :func:`level_map`. Returns the flat indices of a cheapest set
+    Paths step between neighbours of the given ``connectivity``, as in :func:`level_map`. Returns the flat indices of a cheapest set
     of points whose removal leaves no path from ``start`` to a face (empty when there is none already), computed as
     a maximum flow on the split-node graph (scipy's Dinic) and read off the residual graph. Raises
     :class:`ParameterError` when every cut would need an uncuttable point.
@@ -167,7 +197,7 @@ def separating_set(cost: np.ndarray, start: tuple[int, int, int] | None = None) 
     m = active.size
     node = np.full(flat.size, -1, dtype=np.int64)
     node[active] = np.arange(m)
-    u, v = _grid_edges(shape)
+    u, v = _grid_edges(shape, connectivity)
     ok = (node[u] >= 0) & (node[v] >= 0)
     u, v = node[u[ok]], node[v[ok]]
     faces = node[np.flatnonzero(_faces_mask(shape).ravel() & (flat > 0))]

@@ -68,14 +68,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from pymatgen.core import Structure
 from scipy.interpolate import RegularGridInterpolator
 
 from sicnb.errors import ParameterError, StructureError
+
+if TYPE_CHECKING:
+    from sicnb.potentials import Potential
 from sicnb.pes.grid import (
     apply_grid_op,
     excluded_mask,
@@ -92,8 +94,10 @@ from sicnb.pes.levelmap import (
     DEFAULT_THRESHOLDS_EV,
     centred_supercell,
     level_map,
+    lowest_point,
     minimal_percolation_energy,
     percolation_path,
+    neighbour_offsets,
     separating_set,
     supercell_cell_index,
     UNCUTTABLE,
@@ -130,8 +134,17 @@ DEFAULT_CLIP_EV = 10.0
 #: float32 rounding (bench/RESULTS.md)
 DEFAULT_BATCH_SIZE = 16
 
-#: default potential of sicnb.pes: CHGNet (see sicnb.potentials for why not M3GNet-MP-2021.2.8)
-DEFAULT_POTENTIAL = "chgnet"
+#: default potential of sicnb.pes: M3GNet-MP-2021.2.8-PES, the potential of Maevskiy et al. (run with the aggregation
+#: convention it was trained with and self-tested at load, sicnb.potentials); "chgnet", "sevennet" and
+#: ``load_potential("m3gnet", model="M3GNet-MatPES-PBE-v2025.1-PES")`` are selectable cross-checks
+DEFAULT_POTENTIAL = "m3gnet"
+#: grid neighbours that connect in the level map, its path and cut searches and the flood fill: 26 (faces, edges and
+#: corners), the rule of the authors' code (SiLiKhon/pes_fingerprint, ``wave_search``: every point within sqrt(3) grid
+#: steps); 6 (face neighbours) is the stricter alternative. The paper does not say which.
+DEFAULT_CONNECTIVITY = 26
+#: FV smearing (eV): every free volume FV(t) is the mean of FV at t + each offset, as in the authors'
+#: ``process_structure`` (``fvl_smearing=[-0.04, -0.02, 0.0, 0.02, 0.04]``); ``(0.0,)`` gives the unsmeared eq. 3
+DEFAULT_FV_SMEARING_EV = (-0.04, -0.02, 0.0, 0.02, 0.04)
 
 
 @dataclass
@@ -164,8 +177,7 @@ class SiteScan:
 
     @property
     def origin(self) -> tuple[int, int, int]:
-        e = np.where(np.isfinite(self.energy_ev), self.energy_ev, np.inf)
-        return tuple(int(i) for i in np.unravel_index(np.argmin(e), self.shape))  # type: ignore[return-value]
+        return lowest_point(self.energy_ev)
 
 
 @dataclass
@@ -203,11 +215,11 @@ def order_structure(structure: Structure, max_enumerations: int = 1) -> tuple[St
     return out, "ewald-lowest (pymatgen OrderDisorderedStructureTransformation, fast algorithm)"
 
 
-@lru_cache(maxsize=4)
-def _cached_potential(name: str, model: str | None):
-    from sicnb.potentials import load_potential
+def _cached_potential(potential, model: str | None):
+    """A potential by name (loaded once per process) or a :class:`sicnb.potentials.Potential` passed through."""
+    from sicnb.potentials import as_potential
 
-    return load_potential(name, model=model)
+    return as_potential(potential, model)
 
 
 def _energies_at(potential, framework: Structure, ion: str, frac_points: np.ndarray, batch_size: int,
@@ -257,15 +269,13 @@ def _distance_drift_estimate(cur: np.ndarray, known: np.ndarray, excl: np.ndarra
     return np.minimum(base + _interpolate_periodic(resid.reshape(shape), stride, shape).ravel(), clip_ev)
 
 
-def _grid_neighbours(points: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """Flat indices of the 6 face-sharing periodic neighbours of ``points`` on the unit-cell grid."""
+def _grid_neighbours(points: np.ndarray, shape: tuple[int, int, int], connectivity: int = 6) -> np.ndarray:
+    """Flat indices of the periodic neighbours (6 face-sharing, or 26) of ``points`` on the unit-cell grid."""
     ijk = np.array(np.unravel_index(points, shape))
     out = []
-    for ax in range(3):
-        for d in (-1, 1):
-            nb = ijk.copy()
-            nb[ax] = (nb[ax] + d) % shape[ax]
-            out.append(np.ravel_multi_index(nb, shape))
+    for d in neighbour_offsets(connectivity):
+        nb = (ijk + d[:, None]) % np.asarray(shape)[:, None]
+        out.append(np.ravel_multi_index(nb, shape))
     return np.unique(np.concatenate(out)) if out else points
 
 
@@ -297,7 +307,7 @@ def _neighbour_estimate(points: np.ndarray, known: np.ndarray, excl: np.ndarray,
 
 def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndarray, shape: tuple[int, int, int], evaluate,
                              margin_ev: float, dilation: int, max_iter: int, stop_ev: float | None,
-                             prior: np.ndarray | None = None) -> tuple[float, bool, int]:
+                             prior: np.ndarray | None = None, connectivity: int = 6) -> tuple[float, bool, int]:
     """Make the MPE (eq. 2) rest on evaluated points, refining only along the minimax path.
 
     Field ``G``: evaluated energies where known, ``estimate - margin_ev`` elsewhere (a lower bound on the true
@@ -326,7 +336,7 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
             g = np.where(np.isnan(known), field - margin, known) - emin
             g = np.where(excl, np.inf, g)
             sc, _ = centred_supercell(g.reshape(shape), origin)
-            mpe, path = percolation_path(sc)
+            mpe, path = percolation_path(sc, connectivity=connectivity)
             if prior is None or not np.isfinite(mpe):
                 break
             # self-calibrated margin: the largest overshoot of the prior estimate over the true energy among the
@@ -348,7 +358,7 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
             break
         grow = todo
         for _ in range(dilation):
-            nb = _grid_neighbours(grow, shape)
+            nb = _grid_neighbours(grow, shape, connectivity)
             grow = np.setdiff1d(nb[np.isnan(known[nb]) & ~excl[nb] & (g[nb] <= mpe)], todo)
             if not grow.size:
                 break
@@ -358,7 +368,7 @@ def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndar
 
 
 def _certify_mpe_by_cut(known: np.ndarray, field: np.ndarray, excl: np.ndarray, shape: tuple[int, int, int], evaluate,
-                        max_iter: int, stop_ev: float | None, low_cost: int = 50) -> tuple[float, bool, int]:
+                        max_iter: int, stop_ev: float | None, low_cost: int = 50, connectivity: int = 6) -> tuple[float, bool, int]:
     """The MPE (eq. 2) with a proof that rests on evaluated energies only: an evaluated path and an evaluated cut.
 
     Each round (i) finds a minimax path on the field ``G`` (evaluated energies where known, the estimate elsewhere;
@@ -377,7 +387,7 @@ def _certify_mpe_by_cut(known: np.ndarray, field: np.ndarray, excl: np.ndarray, 
     """
     ub = np.inf
     for it in range(max_iter + 1):
-        _refine_percolation_path(known, field, excl, shape, evaluate, 0.0, 0, max_iter, stop_ev)
+        _refine_percolation_path(known, field, excl, shape, evaluate, 0.0, 0, max_iter, stop_ev, connectivity=connectivity)
         imin = int(np.nanargmin(known))
         emin = known[imin]
         origin = tuple(int(i) for i in np.unravel_index(imin, shape))
@@ -387,18 +397,18 @@ def _certify_mpe_by_cut(known: np.ndarray, field: np.ndarray, excl: np.ndarray, 
         e_sc = (known - emin)[uc]
         x_sc = excl[uc]
         f_known = np.where(np.isnan(e_sc) | x_sc, np.inf, e_sc)
-        ub, _ = percolation_path(f_known.reshape(sc_shape))
+        ub, _ = percolation_path(f_known.reshape(sc_shape), connectivity=connectivity)
         level = ub if stop_ev is None else min(ub, stop_ev)
         unknown = np.isnan(e_sc) & ~x_sc
         if not np.isfinite(level):
-            if not unknown.any() or not np.isfinite(percolation_path(np.where(x_sc, np.inf, 0.0).reshape(sc_shape))[0]):
+            if not unknown.any() or not np.isfinite(percolation_path(np.where(x_sc, np.inf, 0.0).reshape(sc_shape), connectivity=connectivity)[0]):
                 return np.inf, True, it  # sealed by the R_min exclusion, which is known exactly
             level = np.inf
         cost = np.zeros(e_sc.size, dtype=np.int64)
         est_sc = (field - emin)[uc]
         cost[unknown] = np.where(est_sc[unknown] >= level, 1, low_cost)
         cost[~unknown & ~x_sc & (np.nan_to_num(e_sc, nan=np.inf) < level)] = UNCUTTABLE
-        cut = separating_set(cost.reshape(sc_shape))
+        cut = separating_set(cost.reshape(sc_shape), connectivity=connectivity)
         todo = np.unique(uc[cut])
         todo = todo[np.isnan(known[todo])]
         if not todo.size:
@@ -439,6 +449,7 @@ def scan_site(
     shape: tuple[int, int, int] | None = None,
     multiplicity: int = 1,
     equivalent_indices: tuple[int, ...] = (),
+    connectivity: int = 26,
 ) -> SiteScan:
     """Frozen-framework scan of the ion at ``site_index`` (Sec. II A); exhaustive or coarse-to-fine (module doc)."""
     t0 = time.perf_counter()
@@ -517,7 +528,7 @@ def scan_site(
                 # below t_max until there are none (FV eq. 3 then sees each such component whole)
                 while True:
                     low = np.flatnonzero(~np.isnan(known) & (known - np.nanmin(known) < tmax))
-                    nb = _grid_neighbours(low, shape)
+                    nb = _grid_neighbours(low, shape, connectivity)
                     nb = nb[np.isnan(known[nb]) & ~excl[nb]]
                     if flood_margin_ev is not None and dmin is not None:
                         nb = nb[_neighbour_estimate(nb, known, excl, dmin, shape, clip_ev) - np.nanmin(known) < tmax + flood_margin_ev]
@@ -540,7 +551,7 @@ def scan_site(
                     full = np.where(np.isnan(known), est.ravel(), known)
                     full = np.where(excl, np.inf, full)
                     sc, _ = centred_supercell((full - emin).reshape(shape))
-                    mpe_est = minimal_percolation_energy(level_map(sc))
+                    mpe_est = minimal_percolation_energy(level_map(sc, connectivity=connectivity))
                     level = min(max(tmax, mpe_est), mpe_cap_ev)
             else:
                 field = np.where(np.isnan(known), est.ravel() if est is not None else np.nan, known)
@@ -551,11 +562,12 @@ def scan_site(
         prior = field if est is None else est.ravel()  # the estimates before any finest-level evaluation
         field = np.where(np.isnan(known), field, known)
         if mpe_method == "cut":
-            mpe_lb, mpe_exact, n_path_iter = _certify_mpe_by_cut(known, field, excl, shape, evaluate, max_path_iter, mpe_stop_ev)
+            mpe_lb, mpe_exact, n_path_iter = _certify_mpe_by_cut(known, field, excl, shape, evaluate, max_path_iter, mpe_stop_ev,
+                                                                 connectivity=connectivity)
         else:
             mpe_lb, mpe_exact, n_path_iter = _refine_percolation_path(
                 known, field, excl, shape, evaluate, path_margin_ev, path_dilation, max_path_iter, mpe_stop_ev,
-                prior=prior if path_margin_adaptive else None)
+                prior=prior if path_margin_adaptive else None, connectivity=connectivity)
         stage_calls.append(n_calls - sum(stage_calls))
         field = np.where(np.isnan(known), field, known)
     emin = float(np.nanmin(known))
@@ -618,7 +630,7 @@ def _mpe_refined(mpes: list[float], scans: list[SiteScan]) -> bool:
 
 def pes_scan(
     structure: Structure,
-    potential="chgnet",
+    potential=DEFAULT_POTENTIAL,
     *,
     model: str | None = None,
     mobile_ion: str = "Li",
@@ -626,10 +638,17 @@ def pes_scan(
     keep_level_maps: bool = False,
     symmetrize: bool = True,
     symprec: float = 0.01,
+    connectivity: int = DEFAULT_CONNECTIVITY,
+    fv_smearing_ev: Sequence[float] = DEFAULT_FV_SMEARING_EV,
     **scan_kwargs,
 ) -> PESResult:
     """Scan every symmetry-distinct mobile ion and aggregate the descriptors (Sec. II A):
-    MPE = min over ions; FV = volume fraction of the logical OR over all mobile ions; Ξ (eq. 4)."""
+    MPE = min over ions; FV = volume fraction of the logical OR over all mobile ions; Ξ (eq. 4).
+
+    Two conventions the paper leaves open follow the authors' code (SiLiKhon/pes_fingerprint) by default:
+    ``connectivity=26`` (level-map paths may step to edge and corner neighbours, its "sqrt3" rule; 6 = face
+    neighbours only) and ``fv_smearing_ev`` (each FV(t) is the mean of FV(t + δ) over δ in -0.04..+0.04 eV;
+    ``(0.0,)`` = plain eq. 3)."""
     from sicnb.structure import mobile_sites
 
     t0 = time.perf_counter()
@@ -638,7 +657,7 @@ def pes_scan(
     shift = 0.0
     if symmetrize and use_symmetry:
         ordered, shift = symmetrize_structure(ordered, symprec=symprec)
-    pot = _cached_potential(potential, model) if isinstance(potential, str) else potential
+    pot = _cached_potential(potential, model)
     step = scan_kwargs.pop("step", 0.25)
     ops = space_group_ops(ordered, symprec=symprec) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))]
     shape = grid_shape(ordered.lattice, step, ops if use_symmetry else None)
@@ -651,18 +670,20 @@ def pes_scan(
         raise StructureError(f"{ordered.composition.reduced_formula}: no {mobile_ion} to scan")
     scans, lms = [], {}
     n = np.asarray(shape)
-    conn = {t: np.zeros(tuple(2 * n), dtype=bool) for t in thresholds}
-    disc = {t: np.zeros(shape, dtype=bool) for t in thresholds}
+    smear = tuple(float(d) for d in fv_smearing_ev) or (0.0,)
+    levels = sorted({round(t + d, 9) for t in thresholds for d in smear})  # every threshold an FV average needs
+    conn = {t: np.zeros(tuple(2 * n), dtype=bool) for t in levels}
+    disc = {t: np.zeros(shape, dtype=bool) for t in levels}
     mpes = []
     n_unmapped = 0
     for idx, mult, eq in groups:
         exact = [m for m, s_ in zip(mpes, scans) if s_.mpe_exact]
-        sc = scan_site(ordered, idx, pot, mobile_ion=mobile_ion, thresholds=thresholds, ops=ops, shape=shape,
+        sc = scan_site(ordered, idx, pot, mobile_ion=mobile_ion, thresholds=levels, ops=ops, shape=shape,
                        step=step, multiplicity=mult, equivalent_indices=tuple(eq),
-                       mpe_stop_ev=min(exact) if exact else None, **scan_kwargs)
+                       mpe_stop_ev=min(exact) if exact else None, connectivity=connectivity, **scan_kwargs)
         scans.append(sc)
         e_sc, origin = centred_supercell(sc.energy_ev)
-        lm = level_map(e_sc)
+        lm = level_map(e_sc, connectivity=connectivity)
         if keep_level_maps:
             lms[idx] = lm
         mpes.append(minimal_percolation_energy(lm))
@@ -672,7 +693,7 @@ def pes_scan(
             if j != idx and op is None:
                 n_unmapped += 1
                 continue
-            for t in thresholds:
+            for t in levels:
                 c = _torus(lm < t, origin, shape)
                 d = sc.energy_ev < t
                 if op is not None:
@@ -690,10 +711,12 @@ def pes_scan(
         "grid_shape": "x".join(map(str, shape)),
         "MPE": float(min(mpes)),
         "mpe_refined": _mpe_refined(mpes, scans),
+        "connectivity": int(connectivity),
+        "fv_smearing_ev": ",".join(f"{d:g}" for d in smear),
     }
-    for t in thresholds:
-        out[f"FV_connected_{t:g}"] = float(conn[t].mean())  # eq. 3 on the OR-ed indicator
-        out[f"FV_disconnected_{t:g}"] = float(disc[t].mean())
+    for t in thresholds:  # eq. 3 on the OR-ed indicator, averaged over the smearing offsets
+        out[f"FV_connected_{t:g}"] = float(np.mean([conn[round(t + d, 9)].mean() for d in smear]))
+        out[f"FV_disconnected_{t:g}"] = float(np.mean([disc[round(t + d, 9)].mean() for d in smear]))
     fc, fd = out.get("FV_connected_0.5"), out.get("FV_disconnected_0.5")
     out["Xi"] = xi_descriptor(fc, fd) if fc is not None and fd is not None else float("nan")
     out["n_potential_calls"] = int(sum(s.n_potential_calls for s in scans))
@@ -705,7 +728,7 @@ def pes_scan(
 
 def pes_descriptors(
     structure: Structure,
-    potential: str = DEFAULT_POTENTIAL,
+    potential: "str | Potential" = DEFAULT_POTENTIAL,
     model: str | None = None,
     mobile_ion: str = "Li",
     step: float = 0.25,
@@ -724,15 +747,22 @@ def pes_descriptors(
     flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
     path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
     mpe_method: str = DEFAULT_MPE_METHOD,
+    connectivity: int = DEFAULT_CONNECTIVITY,
+    fv_smearing_ev: Sequence[float] = DEFAULT_FV_SMEARING_EV,
 ) -> dict:
     """Per-structure PES descriptors as a flat dict (for :func:`sicnb.parallel.pmap`): MPE (eV), FV_connected_t,
-    FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance."""
+    FV_disconnected_t (fractions, t in eV), Xi, n_potential_calls, seconds, potential provenance.
+
+    ``potential``: a name (default ``"m3gnet"``: M3GNet-MP-2021.2.8-PES, the paper's) or a loaded
+    :class:`sicnb.potentials.Potential`. ``connectivity`` (26, the authors' "sqrt3" neighbour rule, or 6) and
+    ``fv_smearing_ev`` (the authors' FV smearing over t + {-0.04, -0.02, 0, 0.02, 0.04} eV; ``(0.0,)`` for none)
+    default to the authors' code (:func:`pes_scan`)."""
     res = pes_scan(
         structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
         exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
         symmetrize=symmetrize, mpe_margin_ev=mpe_margin_ev, estimator=estimator, path_margin_ev=path_margin_ev,
         path_dilation=path_dilation, flood_margin_ev=flood_margin_ev, path_margin_adaptive=path_margin_adaptive,
-        mpe_method=mpe_method,
+        mpe_method=mpe_method, connectivity=connectivity, fv_smearing_ev=tuple(fv_smearing_ev),
     )
     return res.descriptors
 
@@ -740,4 +770,6 @@ def pes_descriptors(
 # 2: symmetrized input; 3: distance-drift estimator, margins; 4: minimax-path MPE refinement, flood-filled FV band
 # (exhaustive results are unchanged from 3: same code path); 5: self-calibrated path margin by default; 6: MPE
 # certified by an evaluated path and an evaluated minimum cut, estimates clipped at 10 eV, batches of 16
-pes_descriptors.cache_version = 6  # type: ignore[attr-defined]
+# 7: M3GNet-MP-2021.2.8 default (run with its training convention), the authors' conventions by default: 26-neighbour
+# connectivity and FV smearing over t ± 0.02/0.04 eV
+pes_descriptors.cache_version = 7  # type: ignore[attr-defined]

@@ -14,18 +14,22 @@ Model sources:
 
 Every number a potential produces should be reported with :attr:`Potential.provenance`.
 
-Known problem — ``M3GNet-MP-2021.2.8-PES`` with the matgl versions that run on current PyTorch
-(checked: matgl 3.0.5, 4.0.0, 4.1.2 with torch 2.13 CPU; all three agree to 1e-4 eV/atom, through
-matgl's own ``PESCalculator`` and through :meth:`Potential.energies`): elemental cells look right
-(fcc Al -3.70 eV/atom, bcc Li -1.90) but compounds do not — rock-salt MgO -2.11 eV/atom (MP about
--5.9), antifluorite Li2O -1.37 (about -4.8), LiF +1.07, NaCl -1.30 (about -3.4), and the energy
-minima of E(a) lie 4-10 % above the experimental lattice constants (Li2O 5.01 vs 4.61 Angstrom,
-MgO 4.39 vs 4.21, LiF 4.42 vs 4.03). The weights load completely (every parameter of the file is
-used; only the unused DGL-era ``element_refs.onehot`` buffer, an identity matrix, is dropped);
-reordering edges and the three-body index mapping of the line graph change nothing. CHGNet 0.3.0
-gives Li2O -4.93 eV/atom with a0 = 4.71 Angstrom. Not resolved: an old DGL-backend matgl, the
-version the model was trained with, does not install next to torch 2.13. sicnb's PES and MD
-defaults are therefore CHGNet / SevenNet; loading this model warns.
+Every pretrained model is checked once at load (:mod:`sicnb.potentials.selftest`: energies, lattice constants,
+formation energies or band gaps of small reference crystals); a model that fails raises
+:class:`~sicnb.errors.ModelIntegrityError`.
+
+matgl checkpoints of the DGL era (``M3GNet-MP-2021.2.8-PES``, ``M3GNet-MatPES-PBE-v2025.1-PES``,
+``MEGNet-MP-2018.6.1-Eform``, ``MEGNet-MP-2019.4.1-BandGap-mfi``) were trained with the graph-convolution messages
+aggregated onto the destination atom of each edge; current matgl aggregates onto the source atom, which leaves
+elemental crystals unchanged and puts compounds 1-4 eV/atom off (M3GNet MgO -2.12 eV/atom instead of -5.95). sicnb
+recognises these checkpoints by the fingerprint of their weights and runs them, and only them, with the convention
+they were trained with (:mod:`sicnb.potentials.convention`, which explains the cause). Measured with matgl 4.1.2:
+M3GNet-MP-2021.2.8 MgO -5.951, Li2O -4.725 eV/atom (PBE -5.95 / -4.76); MEGNet Eform MgO -3.065 eV/atom
+(experiment -3.118).
+
+Online (no local folder): matgl >= 4 downloads from the Hugging Face hub under new names
+(:func:`resolve_matgl_name`); it no longer serves ``M3GNet-MP-2021.2.8-PES``, so online the PES default falls back to
+``M3GNet-PES-MatPES-PBE-2025.2`` (matgl's re-release in its current convention), with the provenance saying so.
 """
 from __future__ import annotations
 
@@ -38,9 +42,10 @@ from typing import Any, Sequence
 import numpy as np
 from pymatgen.core import Structure
 
-from sicnb.errors import ModelUnavailableError, ParameterError, StructureError, require
+from sicnb.errors import ModelIntegrityError, ModelUnavailableError, ParameterError, StructureError, require
 
-__all__ = ["load_potential", "Potential", "matgl_model_path", "load_matgl_model", "POTENTIALS", "DEFAULT_MODELS"]
+__all__ = ["load_potential", "as_potential", "Potential", "matgl_model_path", "load_matgl_model", "resolve_matgl_name", "POTENTIALS",
+           "DEFAULT_MODELS", "ModelIntegrityError"]
 
 POTENTIALS = ("m3gnet", "chgnet", "sevennet")
 DEFAULT_MODELS = {"m3gnet": "M3GNet-MP-2021.2.8-PES", "chgnet": "0.3.0", "sevennet": "7net-0"}
@@ -73,28 +78,98 @@ def matgl_model_path(model: str, model_dir: str | os.PathLike | None = None) -> 
     return None
 
 
+#: matgl >= 4 loads pretrained models by name from the Hugging Face hub (org ``materialyze``), where they carry new
+#: names; older matgl (< 4) downloads the names sicnb uses as they are. ``M3GNet-MP-2021.2.8-PES`` is not served by
+#: matgl 4: its name resolves to matgl's re-trained PBE potential in the current convention, and the provenance of the
+#: loaded model says so. MEGNet-Eform-MP-2018.6.1 and MEGNet-BandGap-mfi-MP-2019.4.1 hold the DGL-era weights
+#: (recognised by their fingerprint; see sicnb.potentials.convention).
+HUB_NAMES_MATGL4 = {
+    "M3GNet-MP-2021.2.8-PES": "M3GNet-PES-MatPES-PBE-2025.2",
+    "M3GNet-MatPES-PBE-v2025.1-PES": "M3GNet-PES-MatPES-PBE-2025.2",
+    "MEGNet-MP-2018.6.1-Eform": "MEGNet-Eform-MP-2018.6.1",
+    "MEGNet-MP-2019.4.1-BandGap-mfi": "MEGNet-BandGap-mfi-MP-2019.4.1",
+}
+#: names that matgl 4 serves under another model (a substitute, not the same weights)
+_SUBSTITUTES_MATGL4 = {"M3GNet-MP-2021.2.8-PES"}
+
+
+def resolve_matgl_name(model: str, matgl_version: str | None = None) -> tuple[str, str]:
+    """Name to pass to ``matgl.load_model`` for ``model`` with this matgl version, and a note for the provenance
+    (empty when the name is unchanged). Unknown names pass through unchanged."""
+    if matgl_version is None:
+        import matgl
+
+        matgl_version = getattr(matgl, "__version__", "0")
+    try:
+        major = int(str(matgl_version).split(".")[0])
+    except ValueError:
+        major = 0
+    if major >= 4 and model in HUB_NAMES_MATGL4:
+        target = HUB_NAMES_MATGL4[model]
+        if model in _SUBSTITUTES_MATGL4:
+            return target, f"{model} is not served by matgl {matgl_version}; substituted by {target}"
+        return target, f"{model} is served as {target} by matgl {matgl_version}"
+    return model, ""
+
+
+def _self_test_matgl(obj, model: str, fingerprint: str, convention: str) -> None:
+    """Run the load-time self-test that fits a matgl model (PES potential or MEGNet); other models are not tested."""
+    import matgl
+
+    from sicnb.potentials import selftest
+
+    key = f"matgl-{fingerprint[:20]}-{convention}-matgl{matgl.__version__}"
+    hint = ("If this checkpoint was trained with DGL-era matgl (messages aggregated onto the destination atom), load "
+            "it with aggregation='destination'." if convention == "source" else
+            "This checkpoint is run with destination aggregation (DGL era); check the matgl version and sicnb.potentials.convention.")
+    if hasattr(obj, "calc_forces") and hasattr(obj, "model"):  # matgl.apps.pes.Potential
+        selftest.run_self_test(key, model, lambda: selftest.check_potential(lambda ss: _m3gnet_energies(obj, ss, 16), model), hint)
+    elif type(getattr(obj, "model", obj)).__name__ == "MEGNet":
+        selftest.run_self_test(key, model, lambda: selftest.check_megnet(obj, model), hint)
+
+
 @lru_cache(maxsize=8)
-def load_matgl_model(model: str, model_dir: str | None = None):
-    """Load a matgl model (cached per process). Local folders are trusted (the MEGNet folders need
-    ``Normalizer`` allowed under torch's ``weights_only`` loading)."""
+def load_matgl_model(model: str, model_dir: str | None = None, aggregation: str | None = None):
+    """Load a matgl model (cached per process), run with the aggregation convention it was trained with, after its
+    load-time self-test.
+
+    Local folders (``model_dir`` or ``$SICNB_MATGL_MODELS``) are trusted (the MEGNet folders need ``Normalizer``
+    allowed under torch's ``weights_only`` loading); without one, matgl downloads :func:`resolve_matgl_name`'s name.
+    ``aggregation``: ``None`` decides from the weights' fingerprint (:mod:`sicnb.potentials.convention`);
+    ``"source"`` / ``"destination"`` force one (the self-test still runs, so a wrong choice raises
+    :class:`ModelIntegrityError`). The loaded object carries ``sicnb_provenance`` (a dict).
+    """
     matgl = require("matgl", extra="ml")
     import torch
 
+    from sicnb.potentials.convention import apply_aggregation, checkpoint_convention, weights_fingerprint
+
     path = matgl_model_path(model, model_dir)
-    target = str(path) if path is not None else model
+    note = ""
+    if path is not None:
+        target = str(path)
+    else:
+        target, note = resolve_matgl_name(model)
     try:
         from matgl.data.transformer import Normalizer
 
         with torch.serialization.safe_globals([Normalizer]):
-            return matgl.load_model(target)
+            obj = matgl.load_model(target)
     except ModelUnavailableError:
         raise
     except Exception as exc:  # noqa: BLE001
-        where = f"local folder {path}" if path is not None else "matgl's download (needs the network)"
+        where = f"local folder {path}" if path is not None else f"matgl's download of {target!r} (needs the network)"
         raise ModelUnavailableError(
             f"Could not load matgl model {model!r} from {where}: {type(exc).__name__}: {exc}. "
             "Offline, set SICNB_MATGL_MODELS to a folder holding the model directory."
         ) from exc
+    fingerprint = weights_fingerprint(obj.state_dict())
+    convention = aggregation or checkpoint_convention(fingerprint)
+    apply_aggregation(obj, convention)
+    _self_test_matgl(obj, model, fingerprint, convention)
+    obj.sicnb_provenance = {"model": model, "loaded": target, "note": note, "aggregation": convention,
+                            "weights_sha256": fingerprint, "matgl": str(getattr(matgl, "__version__", "?"))}
+    return obj
 
 
 def _check_ordered(structures: Sequence[Structure]) -> None:
@@ -153,6 +228,7 @@ class Potential:
         if self.name == "m3gnet":
             from matgl.ext.ase import PESCalculator
 
+            kwargs.setdefault("stress_unit", "eV/A3")  # ASE's unit (matgl's default is GPa)
             return PESCalculator(self._impl, **kwargs)
         if self.name == "chgnet":
             from chgnet.model.dynamics import CHGNetCalculator
@@ -194,25 +270,36 @@ def _m3gnet_energies(potential, structures: Sequence[Structure], batch_size: int
     return np.asarray(out, dtype=float)
 
 
-def load_potential(name: str = "m3gnet", model: str | None = None, model_dir: str | os.PathLike | None = None) -> Potential:
-    """Load a universal potential by name (``m3gnet``, ``chgnet``, ``sevennet``)."""
+def _package_version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def load_potential(name: str = "m3gnet", model: str | None = None, model_dir: str | os.PathLike | None = None,
+                   aggregation: str | None = None) -> Potential:
+    """Load a universal potential by name (``m3gnet``, ``chgnet``, ``sevennet``), after its load-time self-test
+    (:mod:`sicnb.potentials.selftest`; a miss raises :class:`ModelIntegrityError`).
+
+    ``aggregation`` (M3GNet only): force the graph-convolution convention (``"source"`` / ``"destination"``);
+    default: decided from the checkpoint (:mod:`sicnb.potentials.convention`)."""
+    from sicnb.potentials import selftest
+
     key = name.lower().replace("-", "").replace("_", "")
     key = {"m3gnet": "m3gnet", "chgnet": "chgnet", "sevennet": "sevennet", "7net": "sevennet", "sevenn": "sevennet"}.get(key)
     if key is None:
         raise ParameterError(f"unknown potential {name!r}; choose from {POTENTIALS}")
     model = model or DEFAULT_MODELS[key]
     if key == "m3gnet":
-        if model == "M3GNet-MP-2021.2.8-PES":
-            import warnings
-
-            warnings.warn(
-                "M3GNet-MP-2021.2.8-PES gives implausible energies for compounds with matgl >= 3 on current torch "
-                "(Li2O -1.37 eV/atom vs about -4.8; see sicnb.potentials); prefer load_potential('chgnet')",
-                stacklevel=2,
-            )
-        path = matgl_model_path(model, model_dir)
-        impl = load_matgl_model(model, str(model_dir) if model_dir is not None else None)
-        return Potential("m3gnet", model, str(path) if path else f"matgl download: {model}", impl)
+        impl = load_matgl_model(model, str(model_dir) if model_dir is not None else None, aggregation)
+        info = getattr(impl, "sicnb_provenance", {})
+        source = f"{info.get('loaded', model)} ({info.get('aggregation', '?')} aggregation, matgl {info.get('matgl', '?')})"
+        if info.get("note"):
+            source += f"; {info['note']}"
+        return Potential("m3gnet", model, source, impl)
     if key == "chgnet":
         require("chgnet", extra="ml")
         from chgnet.model import CHGNet
@@ -221,6 +308,25 @@ def load_potential(name: str = "m3gnet", model: str | None = None, model_dir: st
             impl = CHGNet.load(model_name=model, verbose=False)
         except Exception as exc:  # noqa: BLE001
             raise ModelUnavailableError(f"CHGNet {model!r} could not be loaded from the chgnet wheel: {exc}") from exc
-        return Potential("chgnet", model, "chgnet wheel", impl)
+        pot = Potential("chgnet", model, f"chgnet {_package_version('chgnet')} wheel", impl)
+        selftest.run_self_test(f"chgnet-{model}-{_package_version('chgnet')}", f"CHGNet {model}",
+                               lambda: selftest.check_potential(pot.energies, f"CHGNet {model}", corrected=True))
+        return pot
     require("sevenn", extra="ml")
-    return Potential("sevennet", model, "sevenn wheel", None)
+    pot = Potential("sevennet", model, f"sevenn {_package_version('sevenn')} wheel", None)
+    selftest.run_self_test(f"sevennet-{model}-{_package_version('sevenn')}", f"SevenNet {model}",
+                           lambda: selftest.check_potential(pot.energies, f"SevenNet {model}"))
+    return pot
+
+
+@lru_cache(maxsize=4)
+def _load_potential_cached(name: str, model: str | None) -> Potential:
+    return load_potential(name, model=model)
+
+
+def as_potential(potential: "str | Potential", model: str | None = None) -> Potential:
+    """A :class:`Potential` from a name (loaded once per process and model) or the object itself (returned as is:
+    anything with ``energies(structures, batch_size)`` and ``calculator()`` works)."""
+    if isinstance(potential, str):
+        return _load_potential_cached(potential, model)
+    return potential
