@@ -16,7 +16,7 @@ from sicnb.classify.atomsets import AtomSetsNet, stack_sets
 from sicnb.classify.screening import top_candidates, training_like
 from sicnb.errors import ModelUnavailableError, StructureError
 
-from conftest import needs_matgl
+from conftest import needs_matgl, needs_shared
 
 
 def _emb(el):
@@ -204,6 +204,7 @@ def test_default_model_predicts_offline(monkeypatch, lgps, li2o):
     assert list(out.index) == ["lgps", "li2o", "bad"]
     ok = out.loc[["lgps", "li2o"]]
     assert ok["p_si"].between(0, 1).all() and (ok["p_si_std"] >= 0).all() and (ok["d_training"] > 0).all()
+    assert ok.loc["lgps", "p_si"] > 0.5  # Li10GeP2S12, σ ≈ 1e-2 S/cm (Kamaya 2011)
     assert bool(ok.loc["lgps", "is_disordered"]) and not bool(ok.loc["li2o", "is_disordered"])
     assert "Og" in out.loc["bad", "error"] and np.isnan(out.loc["bad", "p_si"])
 
@@ -228,3 +229,18 @@ def test_cli_predict(tmp_path, li2o):
     df = pd.read_csv(out)
     assert list(df.columns) == ["id", "formula", "p_si", "p_si_std", "d_training", "is_disordered", "error"]
     assert 0 <= df.loc[0, "p_si"] <= 1
+
+
+@needs_shared
+def test_default_model_puts_clear_cut_training_cases_on_the_right_side():
+    """A well-known superionic conductor and a well-known insulator of OBELiX's training split:
+    Li10Ge(PS6)2 (LGPS, obelix:mtn, σ = 2.5e-2 S/cm) and Li3PO4 (obelix:w7d, σ = 4e-18 S/cm)."""
+    from sicnb.data import obelix
+
+    ds = obelix("train")
+    cases = {"obelix:mtn": ("Li10Ge(PS6)2", True), "obelix:w7d": ("Li3PO4", False)}
+    out = predict({i: ds[i].structure for i in cases}, progress=False)
+    for i, (formula, superionic) in cases.items():
+        assert ds[i].structure.composition.reduced_formula == formula
+        assert bool(ds[i].labels["log10_sigma"] >= -4) is superionic
+        assert bool(out.loc[i, "p_si"] > 0.5) is superionic, f"{formula}: P_SI = {out.loc[i, 'p_si']:.3f}"

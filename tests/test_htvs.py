@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import random
 
 import numpy as np
@@ -235,7 +234,10 @@ def test_viz_figures_from_tables():
                          "e_hull_ev_per_atom": [0.1, 0.5, np.nan], "band_gap_ev": [np.nan] * 3, "oxidation_limit_v": [4.2, np.nan, np.nan]})
     ft = funnel_table(10, 3, comp)
     assert list(ft["count"]) == [10, 3, 3, 2, 1, 1]
-    assert len(funnel_figure(ft).data) == 1
-    assert len(property_histograms_figure(comp).data) == 2
-    assert "1 ≥ 4.0 V" in oxidation_histogram_figure(comp).layout.title.text
-    assert math.isfinite(comp["e_hull_ev_per_atom"].iloc[0])
+    funnel = funnel_figure(ft)
+    assert list(funnel.data[0].x) == [10, 3, 3, 2, 1, 1]
+    hist = property_histograms_figure(comp)
+    assert list(hist.data[0].x) == [0.1, 0.5] and len(hist.data[1].x) == 0  # NaN dropped, all-NaN gap → empty
+    assert hist.layout.title.text == "2 formulas with E_hull, 0 with E_gap"
+    ox = oxidation_histogram_figure(comp)
+    assert list(ox.data[0].x) == [4.2] and "1 formulas (1 ≥ 4.0 V)" in ox.layout.title.text
