@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -134,12 +135,19 @@ class ReferenceHull:
 
     @classmethod
     def auto(cls, elements: Sequence[str], potential_name: str = "chgnet", **kwargs) -> "ReferenceHull":
-        """Materials Project when ``MP_API_KEY`` is set, otherwise :meth:`embedded`."""
+        """Materials Project when ``MP_API_KEY`` is set, otherwise :meth:`embedded`.
+
+        When the Materials Project query fails, the fallback hull says so: its ``source`` (and a warning)
+        carries the error, so a table built on it never passes for MP2020 energies."""
         if os.environ.get("MP_API_KEY"):
             try:
                 return cls.materials_project(elements)
-            except DataUnavailableError:
-                pass
+            except DataUnavailableError as exc:
+                reason = f"Materials Project hull unavailable ({type(exc).__name__}: {exc})"
+                warnings.warn(f"{reason}; using the offline embedded hull instead", stacklevel=2)
+                hull = cls.embedded(elements, potential_name=potential_name, **kwargs)
+                hull.source = f"{hull.source} [fallback: {reason}]"
+                return hull
         return cls.embedded(elements, potential_name=potential_name, **kwargs)
 
 

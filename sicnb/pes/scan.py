@@ -85,6 +85,7 @@ from sicnb.pes.grid import (
     grid_symmetry_ops,
     orbit_labels,
     space_group_ops,
+    space_group_ops_checked,
     stabiliser,
     symmetrize_structure,
 )
@@ -640,9 +641,11 @@ def pes_scan(
         ordered, shift = symmetrize_structure(ordered, symprec=symprec)
     pot = _cached_potential(potential, model) if isinstance(potential, str) else potential
     step = scan_kwargs.pop("step", 0.25)
-    ops = space_group_ops(ordered, symprec=symprec) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))]
+    ops, symmetry_fallback = space_group_ops_checked(ordered, symprec=symprec) if use_symmetry else ([(np.eye(3, dtype=int), np.zeros(3))], "")
     shape = grid_shape(ordered.lattice, step, ops if use_symmetry else None)
     sites = mobile_sites(ordered, mobile_ion) if use_symmetry else None
+    if sites and not symmetry_fallback:
+        symmetry_fallback = sites[0].symmetry_fallback
     if sites is None:
         groups = [(i, 1, (i,)) for i, s in enumerate(ordered) if s.specie.symbol == mobile_ion]
     else:
@@ -690,6 +693,7 @@ def pes_scan(
         "grid_shape": "x".join(map(str, shape)),
         "MPE": float(min(mpes)),
         "mpe_refined": _mpe_refined(mpes, scans),
+        "symmetry_fallback": symmetry_fallback,  # "" or why the scan ran without (part of) the symmetry reduction
     }
     for t in thresholds:
         out[f"FV_connected_{t:g}"] = float(conn[t].mean())  # eq. 3 on the OR-ed indicator
