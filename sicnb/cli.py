@@ -6,7 +6,9 @@ stderr. The exit code is non-zero only when the run itself could not proceed; pe
 failures are rows with an ``error``.
 
 Feature subpackages add their subcommands by exposing ``register(subparsers)`` in the modules
-listed in :data:`COMMAND_MODULES`.
+listed in :data:`COMMAND_MODULES`. A module that fails to import is not dropped: its subcommands
+stay listed (help text "UNAVAILABLE: <reason>") and exit 2 with the import error when run, and
+:data:`UNAVAILABLE_COMMANDS` records it; ``build_parser(strict=True)`` raises instead (the tests).
 """
 from __future__ import annotations
 
@@ -17,18 +19,21 @@ import time
 from pathlib import Path
 
 from sicnb import __version__
-from sicnb.errors import SicnbError
+from sicnb.errors import OptionalDependencyError, SicnbError
 
-#: modules providing ``register(subparsers)``; missing ones are skipped
-COMMAND_MODULES = [
-    "sicnb.topology.cli",
-    "sicnb.cluster.cli",
-    "sicnb.pes.cli",
-    "sicnb.md.cli",
-    "sicnb.classify.cli",
-    "sicnb.htvs.cli",
-    "sicnb.ledger.cli",
-]
+#: modules providing ``register(subparsers)`` → the subcommands each one registers
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "sicnb.topology.cli": ("topology",),
+    "sicnb.cluster.cli": ("cluster", "bvse"),
+    "sicnb.pes.cli": ("pes",),
+    "sicnb.md.cli": ("md",),
+    "sicnb.classify.cli": ("classify",),
+    "sicnb.htvs.cli": ("htvs",),
+    "sicnb.ledger.cli": ("ledger",),
+}
+
+#: command modules whose import failed in this process → "ErrorClass: message"
+UNAVAILABLE_COMMANDS: dict[str, str] = {}
 
 
 def add_input_args(parser: argparse.ArgumentParser, out_default: str | None = None) -> None:
@@ -178,7 +183,8 @@ def _parse_value(text: str):
         return text
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(strict: bool = False) -> argparse.ArgumentParser:
+    """The full parser; ``strict=True`` raises when a command module fails to import (used by the tests)."""
     parser = argparse.ArgumentParser(prog="sicnb", description="sicnb: discover Li superionic conductors with five published methods on open data.")
     parser.add_argument("--version", action="version", version=f"sicnb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -203,24 +209,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall-time limit per notebook (default 900 s with --smoke, 6 h without); past it the notebook is stopped and reported")
     p.set_defaults(func=_cmd_demo)
 
-    for modname in COMMAND_MODULES:
+    for modname, commands in COMMAND_MODULES.items():
         try:
             mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == modname or modname.startswith(exc.name + ".")):
-                continue  # feature not installed in this version
-            print(f"sicnb: warning: subcommands of {modname} unavailable ({exc})", file=sys.stderr)
-            continue
-        except Exception as exc:  # noqa: BLE001 - one broken feature must not take down the CLI
-            print(f"sicnb: warning: subcommands of {modname} unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - the other subcommands stay usable; this one reports why not
+            if strict:
+                raise
+            reason = f"{type(exc).__name__}: {exc}"
+            UNAVAILABLE_COMMANDS[modname] = reason
+            print(f"sicnb: warning: subcommands {', '.join(commands)} unavailable ({reason})", file=sys.stderr)
+            for name in commands:
+                _add_unavailable(sub, name, modname, reason)
             continue
         mod.register(sub)
     return parser
 
 
+def _add_unavailable(sub, name: str, modname: str, reason: str) -> None:
+    """A listed subcommand that exits 2 with the import error of its module."""
+
+    def _fail(args) -> int:
+        raise OptionalDependencyError(f"'sicnb {name}' is unavailable: importing {modname} failed ({reason}). "
+                                      "Reinstall sicnb with its dependencies (pip install -e .) and retry.")
+
+    p = sub.add_parser(name, help=f"UNAVAILABLE: {reason}", description=f"UNAVAILABLE: {reason}")
+    p.set_defaults(func=_fail, unavailable=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     _LOAD_FAILURES.clear()
     if not getattr(args, "func", None):
         parser.print_help()

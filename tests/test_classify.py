@@ -16,7 +16,7 @@ from sicnb.classify.atomsets import AtomSetsNet, stack_sets
 from sicnb.classify.screening import top_candidates, training_like
 from sicnb.errors import ModelUnavailableError, StructureError
 
-from conftest import needs_matgl
+from conftest import needs_matgl, needs_shared
 
 
 def _emb(el):
@@ -204,6 +204,7 @@ def test_default_model_predicts_offline(monkeypatch, lgps, li2o):
     assert list(out.index) == ["lgps", "li2o", "bad"]
     ok = out.loc[["lgps", "li2o"]]
     assert ok["p_si"].between(0, 1).all() and (ok["p_si_std"] >= 0).all() and (ok["d_training"] > 0).all()
+    assert ok.loc["lgps", "p_si"] > 0.5  # Li10GeP2S12, σ ≈ 1e-2 S/cm (Kamaya 2011)
     assert bool(ok.loc["lgps", "is_disordered"]) and not bool(ok.loc["li2o", "is_disordered"])
     assert "Og" in out.loc["bad", "error"] and np.isnan(out.loc["bad", "p_si"])
 
@@ -228,3 +229,27 @@ def test_cli_predict(tmp_path, li2o):
     df = pd.read_csv(out)
     assert list(df.columns) == ["id", "formula", "p_si", "p_si_std", "d_training", "is_disordered", "error"]
     assert 0 <= df.loc[0, "p_si"] <= 1
+
+
+@needs_shared
+def test_default_model_puts_clear_cut_training_cases_on_the_right_side():
+    """A well-known superionic conductor and a well-known insulator of OBELiX's training split:
+    Li10Ge(PS6)2 (LGPS, obelix:mtn, σ = 2.5e-2 S/cm) and Li3PO4 (obelix:w7d, σ = 4e-18 S/cm)."""
+    import importlib
+    import warnings
+
+    from conftest import SHARED_DATA
+    from sicnb.data.obelix import parse_conductivity
+
+    ob = importlib.import_module("sicnb.data.obelix")
+    root = SHARED_DATA / "obelix"
+    table = ob._read_split(root, "train").set_index("ID")  # the training split only (no test row can be read here)
+    cases = {"mtn": ("Li10Ge(PS6)2", True), "w7d": ("Li3PO4", False)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        structures = {i: Structure.from_file(ob._cif_dir(root) / f"{i}.cif") for i in cases}
+    out = predict(structures, progress=False)
+    for i, (formula, superionic) in cases.items():
+        assert structures[i].composition.reduced_formula == formula
+        assert bool(parse_conductivity(table.loc[i, ob.SIGMA_COLUMN])[0] >= -4) is superionic
+        assert bool(out.loc[i, "p_si"] > 0.5) is superionic, f"{formula}: P_SI = {out.loc[i, 'p_si']:.3f}"

@@ -48,3 +48,38 @@ def test_unknown_input_exits_2(tmp_path, capsys):
     rc = main(["data", "--input", "nope-not-a-dataset", "--out", str(tmp_path / "x.csv")])
     assert rc == 2
     assert "nope-not-a-dataset" in capsys.readouterr().err
+
+
+def _subcommands(parser) -> dict:
+    import argparse
+
+    acts = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return acts[0].choices if acts else {}
+
+
+def test_every_command_module_imports_and_registers_its_commands():
+    """A feature subcommand whose module fails to import must fail this test, not vanish from the CLI."""
+    from sicnb.cli import COMMAND_MODULES, UNAVAILABLE_COMMANDS, build_parser
+
+    names = _subcommands(build_parser(strict=True))
+    for module, commands in COMMAND_MODULES.items():
+        for name in commands:
+            assert name in names, f"{module} did not register 'sicnb {name}'"
+            assert not names[name].description or "UNAVAILABLE" not in names[name].description
+    assert not UNAVAILABLE_COMMANDS
+
+
+def test_broken_command_module_is_listed_and_exits_2(monkeypatch, capsys):
+    from sicnb import cli
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", {**cli.COMMAND_MODULES, "sicnb.no_such_feature.cli": ("nosuch",)})
+    monkeypatch.setattr(cli, "UNAVAILABLE_COMMANDS", {})
+    import pytest
+
+    with pytest.raises(ModuleNotFoundError):
+        cli.build_parser(strict=True)
+    assert "nosuch" in _subcommands(cli.build_parser())
+    assert "sicnb.no_such_feature.cli" in cli.UNAVAILABLE_COMMANDS
+    rc = cli.main(["nosuch", "--anything"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unavailable" in err and "sicnb.no_such_feature" in err

@@ -146,9 +146,23 @@ def test_report_card_html_and_figures(pool, labels, tmp_path, absent_method):
     with pytest.raises(ParameterError, match="not in the ledger"):
         report_card(ledger, pool, "missing-id")
     res = agreement(ledger, ks=(1, 3), n_boot=30)
-    for fig in (method_coverage_figure(ledger.methods, len(pool)), topk_overlap_figure(res.overlap),
-                enrichment_figure(res.enrichment), consensus_difference_figure(res.paired)):
-        assert len(fig.data) >= 1
+    cov = method_coverage_figure(ledger.methods, len(pool))
+    assert list(cov.data[0].y) == list(ledger.methods["n_scored"])
+    assert ledger.methods.set_index("name").loc["topology", "n_scored"] == len(pool)
+    assert ledger.methods.set_index("name").loc["not_installed", "n_scored"] == 0
+    over = topk_overlap_figure(res.overlap)
+    assert len(over.data) == 2  # one heatmap per k
+    for trace in over.data:
+        z = np.asarray(trace.z, dtype=float)
+        assert z.shape == (len(trace.x), len(trace.y)) and np.allclose(np.diag(z), 1.0)  # a list overlaps itself fully
+    enr = enrichment_figure(res.enrichment)
+    for trace in enr.data:
+        sub = res.enrichment[res.enrichment["method"] == trace.name].sort_values("k")
+        np.testing.assert_allclose(np.asarray(trace.y, dtype=float), sub["ef"].to_numpy(dtype=float))
+    assert {t.name for t in enr.data} == set(res.enrichment["method"])
+    diff = consensus_difference_figure(res.paired)
+    assert sum(len(t.x) for t in diff.data) == len(res.paired)
+    assert sorted(float(v) for t in diff.data for v in t.x) == pytest.approx(sorted(res.paired["diff"].astype(float)), nan_ok=True)
     ledger2 = build_ledger(pool, methods=["topology", "htvs"], labels=labels, cache_dir=tmp_path / "c", progress=False,
                            tables={"htvs": pd.DataFrame({"e_hull_ev_per_atom": np.arange(len(pool), dtype=float)}, index=pool.ids)})
     heat = agreement_heatmap(agreement(ledger2, ks=(1,), n_boot=10).correlations)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pymatgen.core import Lattice, Structure
 from scipy import constants
 
 from sicnb.errors import ParameterError
@@ -63,6 +64,64 @@ def test_arrhenius_fit_recovers_activation_energy():
 def test_arrhenius_rejects_nonpositive():
     with pytest.raises(ParameterError):
         arrhenius_fit([500, 1000], [-1e-6, 1e-5], [1e-6, 1e-6])
+
+
+def _li3n() -> Structure:
+    """Li3N (P6/mmm, a = 3.648 Å, c = 3.875 Å; Rabenau & Schulz 1976), a fast Li-ion conductor; 4-atom cell."""
+    return Structure(Lattice.hexagonal(3.648, 3.875), ["N", "Li", "Li", "Li"], [[0, 0, 0], [0, 0, 0.5], [1 / 3, 2 / 3, 0], [2 / 3, 1 / 3, 0]])
+
+
+@pytest.fixture(scope="module")
+def hot_li3n_validation():
+    """md_validation with real CHGNet MD: Li3N's 4-atom cell at 2500 and 3000 K (above its 1086 K melting point, so Li
+    diffuses within 0.4 ps), 2 fs steps, 0.05 ps equilibration, strong Nosé–Hoover coupling (20 fs): 450 steps in all."""
+    from sicnb.md import md_validation
+
+    trajectories = []
+    table, summary = md_validation(_li3n(), temperatures_k=(2500.0, 3000.0), time_ps=0.4, window_ps=0.2, fit_start_ps=0.05,
+                                   on_trajectory=trajectories.append, potential="chgnet", timestep_fs=2.0, equilibration_ps=0.05,
+                                   sample_fs=10.0, min_length_A=3.0, thermostat_fs=20.0)
+    return table, summary, trajectories
+
+
+def test_real_md_is_unwrapped_thermostatted_and_diffusive(hot_li3n_validation):
+    from sicnb.md import windowed_diffusion
+
+    _, _, trajectories = hot_li3n_validation
+    assert [t.temperature_k for t in trajectories] == [2500.0, 3000.0]
+    for traj in trajectories:
+        assert traj.positions_A.shape == (41, 4, 3) and np.isfinite(traj.positions_A).all()
+        assert traj.potential.startswith("chgnet")
+        # unwrapped: no frame-to-frame jump of a lattice vector (≥ 3.6 Å); 10 fs at ~2 km/s is ~0.2 Å
+        assert np.abs(np.diff(traj.positions_A, axis=0)).max() < 1.5
+        assert traj.mean_temperature_k == pytest.approx(traj.temperature_k, rel=0.2)
+        li = traj.select("Li")
+        msd = np.mean(np.sum((li - li[0]) ** 2, axis=-1), axis=1)
+        assert msd[-10:].mean() > 1.5 > msd[1]  # beyond the vibrational amplitude: the Li ions move on
+        fit = windowed_diffusion(li, traj.times_ps, window_ps=0.2, fit_start_ps=0.05)
+        assert np.isfinite(fit.D_cm2_s) and fit.D_cm2_s > 0
+
+
+def test_md_validation_table_follows_nernst_einstein_and_arrhenius(hot_li3n_validation):
+    table, summary, trajectories = hot_li3n_validation
+    assert list(table["temperature_K"]) == [2500.0, 3000.0] and (table["n_atoms"] == 4).all()
+    assert (table["D_cm2_s"] > 0).all() and np.isfinite(table["D_err_cm2_s"]).all()
+    volume = trajectories[0].volume_A3
+    for _, row in table.iterrows():
+        assert row["sigma_S_cm"] == pytest.approx(nernst_einstein_sigma(row["D_cm2_s"], 3, volume, row["temperature_K"]), rel=1e-9)
+    assert summary["formula"] == "Li3N" and summary["n_carriers"] == 3 and summary["volume_A3"] == pytest.approx(volume)
+    assert "arrhenius_error" not in summary and np.isfinite(summary["E_A_eV"])
+    assert np.isfinite(summary["sigma_300K_extrapolated_S_cm"])
+    assert {"D_kinisi_cm2_s", "D_kinisi_err_cm2_s"} <= set(table.columns)  # kinisi's cross-check ran or said why not
+    assert table["D_kinisi_cm2_s"].notna().all() or table["kinisi_error"].astype(bool).all()
+
+
+def test_default_md_potential_sevennet_runs():
+    from sicnb.md import run_md
+
+    traj = run_md(_li3n(), 1000.0, time_ps=0.02, timestep_fs=2.0, equilibration_ps=0.0, sample_fs=2.0, min_length_A=3.0)
+    assert traj.potential.startswith("sevennet") and traj.positions_A.shape == (11, 4, 3)
+    assert np.isfinite(traj.positions_A).all() and 100 < traj.mean_temperature_k < 3000
 
 
 @pytest.mark.slow

@@ -500,3 +500,25 @@ def test_supercell_centre_ties_go_to_the_lowest_index():
     assert centred_supercell(e)[1] == (1, 2, 0)
     e[1, 2, 0] = 2 * ORIGIN_TIE_EV  # beyond the tolerance: a different, higher point
     assert lowest_point(e) == (2, 1, 3)
+
+
+def test_order_structure_keeps_ordered_input_and_orders_a_solid_solution():
+    """(Li0.5Na0.5)Cl rock salt, conventional cell (4 cation sites): the Ewald-lowest ordering keeps the lattice, the
+    anions and the 2:2 cation count; an ordered input comes back as it is; an unorderable one raises StructureError."""
+    from sicnb.errors import StructureError
+    from sicnb.pes.scan import order_structure
+
+    ordered_in = Structure(Lattice.cubic(4.0), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    same, rule = order_structure(ordered_in)
+    assert same is ordered_in and rule == "ordered"
+    fcc = [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
+    anions = [[0.5, 0.5, 0.5], [0, 0, 0.5], [0, 0.5, 0], [0.5, 0, 0]]
+    mixed = Structure(Lattice.cubic(5.4), [{"Li": 0.5, "Na": 0.5}] * 4 + ["Cl"] * 4, fcc + anions)
+    out, rule = order_structure(mixed)
+    assert out.is_ordered and rule.startswith("ewald-lowest")
+    assert (out.composition["Li"], out.composition["Na"], out.composition["Cl"]) == (2, 2, 4)
+    assert np.allclose(out.lattice.matrix, mixed.lattice.matrix)
+    assert all(sp.symbol in ("Li", "Na", "Cl") for sp in out.species)  # oxidation states removed again
+    unorderable = Structure(Lattice.cubic(4.0), [{"Li": 0.3}, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with pytest.raises(StructureError, match="could not order"):
+        order_structure(unorderable)

@@ -10,7 +10,8 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from sicnb.errors import InputError, ParameterError, StructureError
 from sicnb.topology import (
     FEATURE_NAMES, affinity_clusters, betti_at, chemical_rules, cluster_enrichment, funnel, h0_deaths,
-    known_conductor_flags, r_connected, rips_barcode, site_clouds, topological_screen, topology_features,
+    known_conductor_flags, r_connected, rips_barcode, site_clouds, structure_site_topologies, topological_screen,
+    topology_features,
 )
 from sicnb.topology.chemistry import apply_chemical_rules, default_rules
 
@@ -191,8 +192,18 @@ def test_feature_names_and_values(lifepo4):
     assert len(FEATURE_NAMES) == 22 and len(set(FEATURE_NAMES)) == 22
     assert all(np.isfinite(res[k]) for k in FEATURE_NAMES)
     assert 0.1 < res["lifree_h0_death_min"] <= res["lifree_h0_death_median"] <= res["lifree_h0_death_max"] <= 10.0
-    assert res["lifree_h1_birth_min"] <= res["lifree_h1_death_min"] + 1e-12 or res["lifree_h1_birth_max"] <= 10.0
-    assert res["lifree_h1_persistence_max"] <= 10.0
+    # every H1 bar is born before it dies, so (per site, hence site-averaged) min birth ≤ min death,
+    # max birth ≤ max death and max persistence ≤ max death − min birth; LiFePO4's Li-free cloud has cycles
+    assert 0.0 < res["lifree_h1_birth_min"] < res["lifree_h1_death_min"]
+    assert res["lifree_h1_birth_max"] < res["lifree_h1_death_max"] <= 10.0
+    assert 0.0 < res["lifree_h1_persistence_max"] <= res["lifree_h1_death_max"] - res["lifree_h1_birth_min"] + 1e-12
+    # the site average of the raw barcodes, computed here from the bars themselves
+    sites = structure_site_topologies(lifepo4, 10.0, "Li", 0.01, None)
+    w = np.array([s.multiplicity for s in sites], dtype=float)
+    bars = [np.asarray(s.lifree_h1, dtype=float).reshape(-1, 2) for s in sites]
+    assert all(len(b) for b in bars)
+    assert res["lifree_h1_birth_min"] == pytest.approx(np.average([b[:, 0].min() for b in bars], weights=w))
+    assert res["lifree_h1_death_max"] == pytest.approx(np.average([min(b[:, 1].max(), 10.0) for b in bars], weights=w))
 
 
 # --- table-level steps ---------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ ranked list; ranked by P_SI → the Table 2-style top-N.
 """
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Sequence
 
 import numpy as np
@@ -106,25 +108,34 @@ def band_gap(structure: Structure, fidelity: int = 0, model: str = BANDGAP_MODEL
 band_gap.cache_version = 1  # type: ignore[attr-defined]
 
 
-def training_like(formulas: Sequence[str], training_compositions: Sequence[str], tol: float = 0.05) -> np.ndarray:
+def training_like(formulas: Sequence[str], training_compositions: Sequence[str], tol: float = 0.05) -> pd.arrays.BooleanArray:
     """True where a normalised composition has every element fraction within ``tol`` of some training
-    composition (§2.4 "within 5 percent"; same element set required)."""
-    train = []
+    composition (§2.4 "within 5 percent"; same element set required).
+
+    A candidate formula that cannot be parsed is ``<NA>`` (unknown), never "novel": the screens treat it
+    as training-like. Unparsable training entries are skipped with one warning giving their count.
+    """
+    train, bad_train = [], 0
     for c in training_compositions:
         try:
             train.append(Composition(c).fractional_composition)
-        except Exception:  # noqa: BLE001 - unparsable training entries are ignored
-            continue
-    out = []
+        except Exception:  # noqa: BLE001 - counted and reported below
+            bad_train += 1
+    if bad_train:
+        warnings.warn(f"training_like: {bad_train} of {len(training_compositions)} training compositions could not be parsed "
+                      "and were left out of the comparison", stacklevel=2)
+    out: list = []
     for f in formulas:
         try:
             c = Composition(f).fractional_composition
-        except Exception:  # noqa: BLE001
-            out.append(False)
+            if not c.elements:
+                raise ValueError("empty formula")
+        except Exception:  # noqa: BLE001 - unknown, not novel
+            out.append(pd.NA)
             continue
         els = set(c.elements)
         out.append(any(set(t.elements) == els and c.almost_equals(t, rtol=0, atol=tol) for t in train))
-    return np.array(out, dtype=bool)
+    return pd.array(out, dtype="boolean")
 
 
 def screen(items, model: SuperionicEnsemble | str | None = None, eg_min_ev: float = 1.0,
@@ -158,6 +169,8 @@ def screen(items, model: SuperionicEnsemble | str | None = None, eg_min_ev: floa
     gap = pred["band_gap_ev"]
     pred["passes_eg"] = (gap >= eg_min_ev) | gap.isna()
     pred["training_like"] = training_like(pred["formula"].fillna("").tolist(), training_compositions) if training_compositions else False
+    if training_compositions:
+        pred.attrs["training_like_unknown"] = int(pred["training_like"].isna().sum())
     pred = pred.sort_values("p_si", ascending=False, na_position="last")
     pred.attrs.update({"eg_source": source, "eg_min_ev": eg_min_ev})
     return pred
@@ -166,7 +179,8 @@ def screen(items, model: SuperionicEnsemble | str | None = None, eg_min_ev: floa
 def top_candidates(screened: pd.DataFrame, n: int = 20, sigma_column: pd.Series | None = None) -> pd.DataFrame:
     """Table 2-style ranking by P_SI: compound, P_SI (SD), E_g, d_training, σ_exp where known, among
     entries that pass the E_g filter and are not training-like (P_SI < 0.5 rows can appear when few pass)."""
-    ok = screened[screened["p_si"].notna() & screened["passes_eg"] & ~screened["training_like"].astype(bool)]
+    novel = ~screened["training_like"].astype("boolean").fillna(True)  # unparsable formula: not shown as novel
+    ok = screened[screened["p_si"].notna() & screened["passes_eg"] & novel]
     top = ok.head(n)
     out = pd.DataFrame({
         "compound": top["formula"],

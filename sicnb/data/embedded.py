@@ -15,9 +15,11 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
 from pymatgen.core import Structure
 
 from sicnb.data.records import Dataset, Record
@@ -71,16 +73,22 @@ def _matbench_records(mobile_ion: str) -> tuple[Record, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=2)
-def _pymatgen_records(mobile_ion: str) -> tuple[Record, ...]:
+def pymatgen_structures_folder() -> Path:
+    """pymatgen's bundled ``util/structures`` folder."""
     import pymatgen.util
 
-    folder = Path(pymatgen.util.__file__).parent / "structures"
-    out = []
-    for path in sorted(folder.glob("*.json")):
+    return Path(pymatgen.util.__file__).parent / "structures"
+
+
+@lru_cache(maxsize=2)
+def _pymatgen_records(mobile_ion: str) -> tuple[tuple[Record, ...], tuple[tuple[str, str], ...]]:
+    """(records, unreadable files as (id, reason)): a bundled file that is not a crystal structure is reported, not hidden."""
+    out, unreadable = [], []
+    for path in sorted(pymatgen_structures_folder().glob("*.json")):
         try:
             s = Structure.from_file(path)
-        except Exception:  # noqa: BLE001 - some bundled files are molecules or other objects
+        except Exception as exc:  # noqa: BLE001 - e.g. a molecule or another object: recorded in Dataset.failures
+            unreadable.append((f"pymatgen:{path.stem}", f"pymatgen/util/structures/{path.name}: {type(exc).__name__}: {exc}"))
             continue
         if mobile_ion not in {e.symbol for e in s.composition.elements}:
             continue
@@ -92,21 +100,28 @@ def _pymatgen_records(mobile_ion: str) -> tuple[Record, ...]:
                 provenance={"source": "embedded:pymatgen", "file": f"pymatgen/util/structures/{path.name}"},
             )
         )
-    return tuple(out)
+    return tuple(out), tuple(unreadable)
 
 
 def embedded(mobile_ion: str = "Li", include: tuple[str, ...] = ("matbench_dielectric", "pymatgen")) -> Dataset:
     """All structures containing ``mobile_ion`` from data shipped inside installed packages.
 
     Returns a :class:`Dataset` with ids ``mbdiel-NNNN`` (row NNNN of matbench_dielectric) and
-    ``pymatgen:<name>``. Structures are copies: callers may modify them freely.
+    ``pymatgen:<name>``. Structures are copies: callers may modify them freely. Bundled files that could
+    not be read are listed in ``Dataset.failures`` (with one warning giving their count).
     """
     recs: list[Record] = []
+    unreadable: tuple[tuple[str, str], ...] = ()
     if "matbench_dielectric" in include:
         recs += list(_matbench_records(mobile_ion))
     if "pymatgen" in include:
-        recs += list(_pymatgen_records(mobile_ion))
+        pm_recs, unreadable = _pymatgen_records(mobile_ion)
+        recs += list(pm_recs)
+    if unreadable:
+        warnings.warn(f"embedded: {len(unreadable)} bundled pymatgen structure file(s) could not be read; "
+                      "see Dataset.failures", stacklevel=2)
     return Dataset(
         [Record(r.id, r.structure.copy(), dict(r.labels), dict(r.provenance)) for r in recs],
         name="embedded",
+        failures=pd.DataFrame(list(unreadable), columns=["id", "error"]),
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -134,18 +135,25 @@ class ReferenceHull:
 
     @classmethod
     def auto(cls, elements: Sequence[str], potential_name: str = "chgnet", **kwargs) -> "ReferenceHull":
-        """Materials Project when ``MP_API_KEY`` is set, otherwise :meth:`embedded`."""
+        """Materials Project when ``MP_API_KEY`` is set, otherwise :meth:`embedded`.
+
+        When the Materials Project query fails, the fallback hull says so: its ``source`` (and a warning)
+        carries the error, so a table built on it never passes for MP2020 energies."""
         if os.environ.get("MP_API_KEY"):
             try:
                 return cls.materials_project(elements)
-            except DataUnavailableError:
-                pass
+            except DataUnavailableError as exc:
+                reason = f"Materials Project hull unavailable ({type(exc).__name__}: {exc})"
+                warnings.warn(f"{reason}; using the offline embedded hull instead", stacklevel=2)
+                hull = cls.embedded(elements, potential_name=potential_name, **kwargs)
+                hull.source = f"{hull.source} [fallback: {reason}]"
+                return hull
         return cls.embedded(elements, potential_name=potential_name, **kwargs)
 
 
 def formation_and_hull(composition: Composition | str, energy_ev_per_atom: float, hull: ReferenceHull) -> dict[str, float]:
     """E_f (eV/atom, vs the hull's elemental references) and E_hull (eV/atom; negative = below the hull)."""
-    comp = Composition(composition)
+    comp = Composition(composition).element_composition  # oxidation-state-decorated inputs (Li+, O2-) count as elements
     pdg = hull.phase_diagram(el.symbol for el in comp.elements)
     entry = PDEntry(comp, energy_ev_per_atom * comp.num_atoms, name="candidate")
     ef = float(pdg.get_form_energy_per_atom(entry))
@@ -193,7 +201,7 @@ def stability_window(
     ``reduction_products``/``oxidation_products`` just outside the window and ``e_hull_before_shift_ev_per_atom``.
     Paper screen: oxidation limit ≥ 4 V (Fig. 4b); window ranked at the end (Fig. 5).
     """
-    comp = Composition(composition)
+    comp = Composition(composition).element_composition  # oxidation-state-decorated inputs (Li+, O2-) count as elements
     if Element(mobile_ion) not in comp.elements:
         raise ParameterError(f"{comp.reduced_formula} contains no {mobile_ion}; a window open to {mobile_ion} needs it")
     base, cand, eh = _on_hull_entries(comp, energy_ev_per_atom, hull, mobile_ion)
@@ -240,7 +248,7 @@ def decomposition_energy_profile(
     ΔE_D(φ) = min(0, Φ_hull-without-candidate − Φ_candidate) in the grand potential open to Li at
     μ_Li = μ⁰ − eφ: 0 inside the stability window, negative where the phase decomposes.
     """
-    comp = Composition(composition)
+    comp = Composition(composition).element_composition  # oxidation-state-decorated inputs (Li+, O2-) count as elements
     base, cand, _ = _on_hull_entries(comp, energy_ev_per_atom, hull, mobile_ion)
     mu0 = PhaseDiagram(base).el_refs[Element(mobile_ion)].energy_per_atom
     rows = []

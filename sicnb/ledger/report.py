@@ -162,7 +162,7 @@ def report_card(ledger: Ledger, dataset: Dataset | None, structure_id: str, barc
             notes.append(note)
     elif level_map and structure is None:
         notes.append("level-map isosurface: no structure (dataset not given)")
-    label = {k: row.get(k) for k in ("log10_sigma", "superionic", "label_source", "label_name", "label_ref")}
+    label = {k: row.get(k) for k in ("log10_sigma", "superionic", "label_source", "label_name", "label_ref", "label_split")}
     return ReportCard(id=structure_id, formula=str(row.get("formula", "")), structure=structure, label=label,
                       consensus=float(row.get("consensus", np.nan)), consensus_rank=float(row.get("consensus_rank", np.nan)),
                       n_pool=len(t), methods=methods, headline=headline, barcode=bc, level_map=lm, notes=notes)

@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -22,21 +23,33 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "atomic_radii", "space_group_ops", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
+__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "atomic_radii", "space_group_ops", "space_group_ops_checked", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
 
 
 def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Fractional symmetry operations ``(R, t)`` of ``structure`` in its own cell (spglib via pymatgen)."""
+    """Fractional symmetry operations ``(R, t)`` of ``structure`` in its own cell (spglib via pymatgen).
+
+    If the symmetry search fails, the identity alone is returned with a warning naming the error;
+    :func:`space_group_ops_checked` also returns that reason so results can record it."""
+    ops, reason = space_group_ops_checked(structure, symprec)
+    if reason:
+        warnings.warn(f"{structure.composition.reduced_formula}: {reason}", stacklevel=2)
+    return ops
+
+
+def space_group_ops_checked(structure: Structure, symprec: float = 0.01) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """``(ops, reason)``: the operations of :func:`space_group_ops` and ``""``, or the identity and why the
+    symmetry search failed (a result should carry that reason: its scan used no symmetry)."""
     try:
         ops = SpacegroupAnalyzer(structure, symprec=symprec).get_symmetry_operations(cartesian=False)
-    except Exception:  # noqa: BLE001 - no symmetry found: identity only
-        return [(np.eye(3, dtype=int), np.zeros(3))]
+    except Exception as exc:  # noqa: BLE001 - no symmetry found: identity only, reason returned
+        return [(np.eye(3, dtype=int), np.zeros(3))], f"symmetry search failed ({type(exc).__name__}: {exc}); identity only"
     out = []
     for op in ops:
         r = np.rint(op.rotation_matrix).astype(int)
         t = np.asarray(op.translation_vector, dtype=float) % 1.0
         out.append((r, t))
-    return out
+    return out, ""
 
 
 def symmetrize_structure(structure: Structure, symprec: float = 0.01, angle_tolerance: float = 5.0) -> tuple[Structure, float]:

@@ -87,6 +87,7 @@ from sicnb.pes.grid import (
     grid_symmetry_ops,
     orbit_labels,
     space_group_ops,
+    space_group_ops_checked,
     stabiliser,
     symmetrize_structure,
 )
@@ -659,9 +660,11 @@ def pes_scan(
         ordered, shift = symmetrize_structure(ordered, symprec=symprec)
     pot = _cached_potential(potential, model)
     step = scan_kwargs.pop("step", 0.25)
-    ops = space_group_ops(ordered, symprec=symprec) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))]
+    ops, symmetry_fallback = space_group_ops_checked(ordered, symprec=symprec) if use_symmetry else ([(np.eye(3, dtype=int), np.zeros(3))], "")
     shape = grid_shape(ordered.lattice, step, ops if use_symmetry else None)
     sites = mobile_sites(ordered, mobile_ion) if use_symmetry else None
+    if sites and not symmetry_fallback:
+        symmetry_fallback = sites[0].symmetry_fallback
     if sites is None:
         groups = [(i, 1, (i,)) for i, s in enumerate(ordered) if s.specie.symbol == mobile_ion]
     else:
@@ -713,6 +716,7 @@ def pes_scan(
         "mpe_refined": _mpe_refined(mpes, scans),
         "connectivity": int(connectivity),
         "fv_smearing_ev": ",".join(f"{d:g}" for d in smear),
+        "symmetry_fallback": symmetry_fallback,  # "" or why the scan ran without (part of) the symmetry reduction
     }
     for t in thresholds:  # eq. 3 on the OR-ed indicator, averaged over the smearing offsets
         out[f"FV_connected_{t:g}"] = float(np.mean([conn[round(t + d, 9)].mean() for d in smear]))

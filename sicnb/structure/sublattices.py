@@ -13,6 +13,7 @@ Partial-occupancy rule (stated once, used everywhere):
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,7 @@ class MobileSite:
     occupancy: float
     wyckoff: str
     equivalent_indices: tuple[int, ...]
+    symmetry_fallback: str = ""  #: why the symmetry search failed ("" when it did not): then every site is its own class
 
 
 def mobile_sites(structure: Structure, mobile_ion: str = "Li", symprec: float = 0.01, angle_tolerance: float = 5.0) -> list[MobileSite]:
@@ -101,14 +103,18 @@ def mobile_sites(structure: Structure, mobile_ion: str = "Li", symprec: float = 
     try:
         sym = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=angle_tolerance).get_symmetrized_structure()
         groups = [(eq, wy) for eq, wy in zip(sym.equivalent_indices, sym.wyckoff_symbols)]
-    except Exception:  # noqa: BLE001 - fall back to no symmetry
+    except Exception as exc:  # noqa: BLE001 - fall back to no symmetry, said in every site and a warning
+        fallback = f"symmetry search failed ({type(exc).__name__}: {exc}); every site its own class"
+        warnings.warn(f"{structure.composition.reduced_formula}: {fallback}", stacklevel=2)
         groups = [([i], "1a") for i in range(len(structure))]
+    else:
+        fallback = ""
     out = []
     for eq, wy in groups:
         i0 = eq[0]
         if _site_has(structure[i0], mobile_ion):
             occ = float(sum(v for k, v in structure[i0].species.items() if getattr(k, "symbol", str(k)) == mobile_ion))
-            out.append(MobileSite(i0, len(eq), occ, wy, tuple(int(i) for i in eq)))
+            out.append(MobileSite(i0, len(eq), occ, wy, tuple(int(i) for i in eq), fallback))
     return out
 
 
