@@ -26,7 +26,7 @@ Definitions (Å; R = ``radius_angstrom``, default 10 Å as in the paper)
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from pymatgen.core import Structure
@@ -38,6 +38,8 @@ from sicnb.topology.barcodes import SiteClouds, betti_at, h0_deaths, rips_barcod
 __all__ = [
     "SiteTopology", "site_topology", "structure_site_topologies", "topology_features", "r_connected",
     "H0_STATS", "H1_STATS", "FEATURE_NAMES", "AUTHORS_CODE_FEATURE_NAMES", "H0_DEATH_MIN_ANGSTROM",
+    "MTL_H0_STATS", "MTL_H1_STATS", "mtl_feature_names", "MTL_FEATURE_NAMES", "MTL_LI_ONLY_FEATURE_NAMES",
+    "barcode_statistics",
 ]
 
 #: lower end (exclusive) of the H0-death window of the 22 features (authors' code: ``v > 0.1``)
@@ -50,8 +52,57 @@ FEATURE_NAMES: tuple[str, ...] = (
     + ("r_connected",)
     + tuple(f"lifree_h1_{part}_{s}" for part in ("birth", "death", "persistence") for s in H1_STATS)
 )
-#: the 22 columns of the authors' public code (bar count instead of r_connected)
+#: the 22 columns of the authors' public code (bar count instead of r_connected), in sicnb's older order;
+#: kept as an alternative. The faithful layout is :data:`MTL_FEATURE_NAMES`.
 AUTHORS_CODE_FEATURE_NAMES: tuple[str, ...] = tuple("lifree_h0_count" if f == "r_connected" else f for f in FEATURE_NAMES)
+
+#: H0 statistics of the authors' ``barcode2feature.py`` (``statistic_vp``), in their order
+MTL_H0_STATS = ("count", "min", "max", "mean", "std", "sum", "median")
+#: H1 statistics of the authors' ``barcode2feature.py`` (``statistic_value``), in their order
+MTL_H1_STATS = ("min", "max", "mean", "std", "sum")
+
+
+def mtl_feature_names(cloud: str = "lifree") -> tuple[str, ...]:
+    """The 22 names of :func:`barcode_statistics` for the ``"lifree"`` or ``"lionly"`` barcode, in the authors' order:
+    7 H0-death statistics, then 5 each of H1 birth, H1 death and H1 length (MTL paper Sec. 2.3)."""
+    if cloud not in ("lifree", "lionly"):
+        raise ParameterError(f"cloud={cloud!r}: use 'lifree' (framework barcode) or 'lionly' (mobile-ion barcode)")
+    return (tuple(f"{cloud}_h0_death_{s}" for s in MTL_H0_STATS)
+            + tuple(f"{cloud}_h1_{part}_{s}" for part in ("birth", "death", "length") for s in MTL_H1_STATS))
+
+
+#: the 22 clustering features as the authors computed them (Li-free barcode; see :func:`barcode_statistics`)
+MTL_FEATURE_NAMES: tuple[str, ...] = mtl_feature_names("lifree")
+#: the same 22 statistics of the Li-only barcode (``topology_features(..., li_only_features=True)``)
+MTL_LI_ONLY_FEATURE_NAMES: tuple[str, ...] = mtl_feature_names("lionly")
+
+
+def barcode_statistics(h0_deaths: np.ndarray, h1_bars: np.ndarray, cutoff_angstrom: float = 10.0,
+                       h0_min_angstrom: float = H0_DEATH_MIN_ANGSTROM) -> np.ndarray:
+    """The 22 statistics of one barcode, exactly as the authors' ``barcode2feature.py`` (MTL paper Sec. 2.3).
+
+    * H0 (7): the finite death values ``d`` with ``h0_min < d <= cutoff`` (Å; the authors keep 0.1 < d <= 10 to
+      drop "topology noise") → [count, min, max, mean, std, sum, median]; all 0 if none. The count "reflects
+      the atom density" (their comment); it stands where the paper's text lists r_connected.
+    * H1 (15): [min, max, mean, std, sum] of the births, then of the deaths, then of the lengths. As in their
+      ``statistic_value``, which clips the barcode array *in place*: births and deaths above ``cutoff`` become
+      ``cutoff`` (an essential bar, death = inf, dies at the cutoff), the length is clipped death − clipped birth,
+      itself clipped to ``cutoff``. All 15 are 0 when there is no H1 bar.
+
+    std is the population standard deviation (numpy default), as theirs.
+    """
+    c = float(cutoff_angstrom)
+    d = np.asarray(h0_deaths, dtype=float).ravel()
+    d = d[(d > h0_min_angstrom) & (d <= c)]
+    h0 = ([float(len(d)), d.min(), d.max(), d.mean(), d.std(), d.sum(), float(np.median(d))] if len(d) else [0.0] * 7)
+    bars = np.asarray(h1_bars, dtype=float).reshape(-1, 2)
+    if len(bars) == 0:
+        return np.array(h0 + [0.0] * 15)
+    birth = np.minimum(bars[:, 0], c)
+    death = np.minimum(bars[:, 1], c)
+    length = np.minimum(death - birth, c)
+    h1 = [f(v) for v in (birth, death, length) for f in (np.min, np.max, np.mean, np.std, np.sum)]
+    return np.array(h0 + [float(x) for x in h1])
 
 
 @dataclass(frozen=True)
@@ -65,6 +116,8 @@ class SiteTopology:
     n_framework_in_sphere: int
     lifree_h0_deaths: np.ndarray
     lifree_h1: np.ndarray
+    lionly_h0_deaths: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lionly_h1: np.ndarray | None = None  # only computed on request (``li_only_h1=True``)
 
 
 def _check_radius(radius_angstrom: float) -> float:
@@ -74,15 +127,19 @@ def _check_radius(radius_angstrom: float) -> float:
     return r
 
 
-def _site_topology(clouds: SiteClouds, multiplicity: int, R: float, collapse: bool | None) -> SiteTopology:
-    """Li-only H0 by minimum spanning tree (r_connected^i), Li-free H0 and H1 by Ripser (exact, double precision)."""
+def _site_topology(clouds: SiteClouds, multiplicity: int, R: float, collapse: bool | None,
+                   li_only_h1: bool = False) -> SiteTopology:
+    """Li-only H0 by minimum spanning tree (r_connected^i), Li-free H0 and H1 by Ripser (exact, double precision);
+    the Li-only H1 bars only if ``li_only_h1``."""
     deaths, n_comp = h0_deaths(clouds.mobile_points, R)
     r_i = float(deaths.max()) if (n_comp == 1 and len(deaths)) else R
     fw = clouds.framework_points
     bc = rips_barcode(fw, R, max_dimension=1, collapse=collapse)
     h0 = bc.dim(0)
     fw_deaths = h0[np.isfinite(h0[:, 1]), 1]
-    return SiteTopology(clouds.site_index, int(multiplicity), r_i, len(clouds.mobile_points), len(fw), fw_deaths, bc.dim(1))
+    li_h1 = rips_barcode(clouds.mobile_points, R, max_dimension=1, collapse=collapse).dim(1) if li_only_h1 else None
+    return SiteTopology(clouds.site_index, int(multiplicity), r_i, len(clouds.mobile_points), len(fw), fw_deaths, bc.dim(1),
+                        deaths, li_h1)
 
 
 def site_topology(structure: Structure, site_index: int, multiplicity: int = 1, radius_angstrom: float = 10.0,
@@ -93,7 +150,7 @@ def site_topology(structure: Structure, site_index: int, multiplicity: int = 1, 
 
 
 def structure_site_topologies(structure: Structure, radius_angstrom: float = 10.0, mobile_ion: str = "Li",
-                              symprec: float = 0.01, collapse: bool | None = None) -> list[SiteTopology]:
+                              symprec: float = 0.01, collapse: bool | None = None, li_only_h1: bool = False) -> list[SiteTopology]:
     """:func:`site_topology` for every symmetry-distinct mobile site (weights = multiplicities).
 
     One symmetry analysis and one periodic neighbour search per structure."""
@@ -101,7 +158,7 @@ def structure_site_topologies(structure: Structure, radius_angstrom: float = 10.
     R = _check_radius(radius_angstrom)
     sites = mobile_sites(structure, mobile_ion=mobile_ion, symprec=symprec)
     clouds = structure_clouds(structure, [s.index for s in sites], R, mobile_ion)
-    return [_site_topology(c, s.multiplicity, R, collapse) for s, c in zip(sites, clouds)]
+    return [_site_topology(c, s.multiplicity, R, collapse, li_only_h1) for s, c in zip(sites, clouds)]
 
 
 def _h0_stats(deaths: np.ndarray, R: float) -> dict[str, float]:
@@ -146,19 +203,24 @@ def r_connected(structure: Structure, radius_angstrom: float = 10.0, mobile_ion:
 
 
 def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobile_ion: str = "Li",
-                      symprec: float = 0.01, collapse: bool | None = None) -> dict[str, float | int | str]:
+                      symprec: float = 0.01, collapse: bool | None = None, li_only_features: bool = False,
+                      cutoff_angstrom: float | None = None) -> dict[str, float | int | str]:
     """All MTL descriptors of one structure as a flat dict (the per-structure function for ``pmap``).
 
     Keys: ``formula``, ``n_mobile_sites`` (mobile sites in the given cell = n of eqs. 1–2),
     ``n_distinct_sites``, ``r_connected`` (eq. 1, Å), ``rho_cycles`` (eq. 2),
     ``beta1_at_r_connected`` (site-averaged β1 at d = r_connected), the 22 :data:`FEATURE_NAMES`,
-    ``lifree_h0_count``, ``r_connected_min``/``r_connected_max`` over sites, ``seconds``.
+    ``lifree_h0_count``, ``r_connected_min``/``r_connected_max`` over sites, ``seconds``; and the 22
+    :data:`MTL_FEATURE_NAMES` of the authors' code (:func:`barcode_statistics` per site with cutoff
+    ``cutoff_angstrom``, default R as the authors' ``cutoff_dis = 10`` with R = 10, then the average over every
+    mobile site of the cell). With ``li_only_features`` also the
+    22 :data:`MTL_LI_ONLY_FEATURE_NAMES` of the Li-only barcode (one more Ripser run per site).
     """
     t0 = time.perf_counter()
     R = _check_radius(radius_angstrom)
     if structure.is_ordered is False and any(sum(s.species.values()) > 1.0 + 1e-3 for s in structure):
         raise StructureError(f"{structure.composition.reduced_formula}: a site has total occupancy > 1; fix the input structure")
-    sites = structure_site_topologies(structure, R, mobile_ion, symprec, collapse)
+    sites = structure_site_topologies(structure, R, mobile_ion, symprec, collapse, li_only_h1=li_only_features)
     w = np.array([s.multiplicity for s in sites], dtype=float)
     n_mobile = int(w.sum())
     r_sites = np.array([s.r_connected for s in sites])
@@ -182,8 +244,14 @@ def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobil
         if k != "r_connected":
             out[k] = feats[k]
     out["lifree_h0_count"] = feats["lifree_h0_count"]
+    cutoff_angstrom = R if cutoff_angstrom is None else float(cutoff_angstrom)
+    mtl = np.average([barcode_statistics(s.lifree_h0_deaths, s.lifree_h1, cutoff_angstrom) for s in sites], axis=0, weights=w)
+    out.update(zip(MTL_FEATURE_NAMES, map(float, mtl)))
+    if li_only_features:
+        li = np.average([barcode_statistics(s.lionly_h0_deaths, s.lionly_h1, cutoff_angstrom) for s in sites], axis=0, weights=w)
+        out.update(zip(MTL_LI_ONLY_FEATURE_NAMES, map(float, li)))
     out["seconds"] = time.perf_counter() - t0
     return out
 
 
-topology_features.cache_version = 1  # type: ignore[attr-defined]
+topology_features.cache_version = 2  # type: ignore[attr-defined]
