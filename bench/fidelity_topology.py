@@ -223,11 +223,36 @@ def candidate_numerators(recs: dict, ids: list[str], r_auth: dict[int, float]) -
     return pd.DataFrame(rows)
 
 
+def mtl_overhead(recs: dict, ids=("obelix:lpx", "obelix:zzr", "obelix:kbq")) -> pd.DataFrame:
+    """Share of one topology_features call spent in the 22 MTL statistics (barcode_statistics), same run."""
+    import time
+
+    from sicnb.topology import barcode_statistics, topology_features
+    from sicnb.topology.features import structure_site_topologies
+
+    rows = []
+    for rid in ids:
+        s = recs[rid].structure
+        topology_features(s)  # warm-up
+        t0 = time.perf_counter()
+        topology_features(s)
+        t_all = time.perf_counter() - t0
+        sites = structure_site_topologies(s, 10.0)
+        t0 = time.perf_counter()
+        for _ in range(20):
+            [barcode_statistics(x.lifree_h0_deaths, x.lifree_h1, 10.0) for x in sites]
+        t_stats = (time.perf_counter() - t0) / 20
+        rows.append({"id": rid, "distinct Li sites": len(sites), "topology_features s": round(t_all, 3),
+                     "MTL statistics ms": round(1e3 * t_stats, 2), "share %": round(100 * t_stats / t_all, 2)})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--authors-dir", default=None, help="folder with the authors' CSVs (else: pinned download)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--candidates", action="store_true", help="also score other readings of eq. 2 (slow: Li-only H1)")
+    ap.add_argument("--overhead", action="store_true", help="also time the MTL statistics against one topology_features call")
     args = ap.parse_args()
     pd.set_option("display.width", 220)
     auth = authors_tables(args.authors_dir)
@@ -271,6 +296,10 @@ def main() -> None:
     print(f"\nThe authors' own clusters, on the OBELiX entries they clustered: {len(theirs)} clusters, "
           f"{int(theirs['has_known'].sum())} with a known conductor")
     print(theirs.round(3).to_markdown(index=False))
+
+    if args.overhead:
+        print("\n## Cost of the 22 MTL statistics inside topology_features (R = 10 Å, same run)\n")
+        print(mtl_overhead(recs).to_markdown(index=False))
 
     if args.candidates:
         print("\n## 5. Other readings of eq. 2 (numerator = rho x n), scored on both halves\n")
