@@ -46,7 +46,8 @@ def test_li_sublattice_and_framework_barcodes_by_hand():
     at d = 3√2 the centre joins every point (a cone), so all 12 die: twelve H1 bars [3, 3√2]; the 18 H0 deaths
     are all 3. Li-free cloud: the 8 Cl at the cube corners (edge 3): β1 = 12 − 8 + 1 = 5 at d = 3, and at 3√2 the
     1-skeleton is K8 minus the 4 space diagonals, whose clique complex is a 3-sphere: five bars [3, 3√2].
-    So r_connected = 3 and rho_cycles = β1(Li-free, d = 3) / 1 Li site = 5."""
+    So r_connected = 3 and rho_cycles_lifree_sphere = β1(Li-free, d = 3) / 1 Li site = 5; the cell holds one Li
+    site, so the authors' rho_cycles (Li sites of the cell) is 0."""
     s = Structure(Lattice.cubic(3.0), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     res = topology_features(s, radius_angstrom=4.5, li_only_features=True)
     L = 3 * S2 - 3
@@ -55,7 +56,8 @@ def test_li_sublattice_and_framework_barcodes_by_hand():
     np.testing.assert_allclose([res[k] for k in MTL_LI_ONLY_FEATURE_NAMES], want_li, atol=1e-9)
     np.testing.assert_allclose([res[k] for k in MTL_FEATURE_NAMES], want_fw, atol=1e-9)
     assert res["r_connected"] == pytest.approx(3.0)
-    assert res["beta1_at_r_connected"] == 5 and res["rho_cycles"] == pytest.approx(5.0)
+    assert res["beta1_at_r_connected"] == 5 and res["rho_cycles_lifree_sphere"] == pytest.approx(5.0)
+    assert res["rho_cycles"] == 0 and res["beta1_li_cell_at_r_connected"] == 0
 
 
 def test_mtl_features_cell_choice_invariant(lifepo4):
@@ -85,3 +87,22 @@ def test_topological_screen_rho_lower_bound():
     t = pd.DataFrame({"r_connected": [3.0, 3.0, 3.0, 6.0], "rho_cycles": [0.0, 0.3, 0.6, 0.3], "error": ""}, index=list("abcd"))
     assert topological_screen(t)["pass_topology"].tolist() == [True, True, False, False]
     assert topological_screen(t, rho_cycles_min=0.0)["pass_topology"].tolist() == [False, True, False, False]
+
+
+def test_rho_cycles_authors_reading_on_li2o_by_hand():
+    """Authors' rho_cycles: β1 of the Li sites of the given cell (no images) at d = r_connected, over n.
+
+    Antifluorite Li2O, conventional cell (a = 4.61 Å): the 8 Li on 8c sit at {1/4, 3/4}^3, a cube of edge a/2;
+    the Li sublattice is simple cubic of edge a/2, so r_connected = a/2. At d = a/2 the cube is a graph with
+    V = 8, E = 12 and no triangle (face diagonal a/√2 > d): β1 = 5, rho_cycles = 5/8. The primitive cell holds
+    2 Li: β1 = 0. Like the authors' values, the number depends on the cell."""
+    from sicnb.topology import cell_mobile_beta1
+
+    a = 4.61
+    conv = Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), ["O", "Li"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    res = topology_features(conv)
+    assert res["n_mobile_sites"] == 8 and res["r_connected"] == pytest.approx(a / 2, abs=1e-9)
+    assert res["beta1_li_cell_at_r_connected"] == 5 and res["rho_cycles"] == pytest.approx(5 / 8)
+    assert cell_mobile_beta1(conv, a / 2 - 0.01) == 0  # below the cube edge: 8 isolated points
+    assert cell_mobile_beta1(conv, a / np.sqrt(2) + 0.01) == 0  # faces filled: the cube's surface has no 1-cycle
+    assert topology_features(conv.get_primitive_structure())["rho_cycles"] == 0

@@ -9,11 +9,16 @@ Definitions (Å; R = ``radius_angstrom``, default 10 Å as in the paper)
   cloud become one component = the largest finite H0 death (longest minimum-spanning-tree edge).
   If the cloud is still disconnected at d = R, or holds only the central ion, the site gets R
   (the value the authors' published table shows for such structures). Then averaged over sites.
-* ``rho_cycles`` (eq. 2): β1 of the Li-free Rips complex at d = r_connected (structure value),
-  averaged over the sites, divided by n = the number of mobile-ion sites in the *given cell*
-  (``n_mobile_sites``). Because n counts sites of the cell, rho_cycles follows the authors' cell
-  choice (they used ICSD conventional cells) and halves for a doubled cell; ``beta1_at_r_connected``
-  (the site-averaged β1, independent of the cell) is reported next to it.
+* ``rho_cycles`` (eq. 2), as the authors computed the values they published and set the 0.6 threshold on
+  (``servive_ph1_value.csv``; "Li only filter unit cell" in their ``select_target_cluster.py``): β1 of the
+  Vietoris–Rips complex of the **mobile-ion sites of the given cell** (fractional coordinates wrapped into [0, 1),
+  no periodic images) at d = r_connected, divided by n = the number of mobile-ion sites of that cell
+  (:func:`cell_mobile_beta1`). Note that the paper's text says Li-free; their published numbers are integer / n
+  with this numerator (bench/fidelity_topology.py: exact numerator for 17/38 even-ICSD and 24/42 odd-ICSD OBELiX
+  overlaps, Spearman 0.72 / 0.80). It depends on the cell and its origin, as theirs did (ICSD cells).
+* ``rho_cycles_lifree_sphere``: eq. 2 as the paper's text reads (sicnb's earlier definition): β1 of the Li-free
+  Rips complex at d = r_connected, averaged over the sites' spheres, over n; ``beta1_at_r_connected`` is that
+  site-averaged β1 (cell-independent). Anti-correlated with the authors' published column.
 * The 22 clustering features (Sec. 2.3), from the Li-free barcode, averaged over sites:
   7 from H0 deaths in (0.1 Å, R] (the authors' code keeps deaths ``0.1 < d <= 10``; the infinite bar
   is therefore never used): min, max, mean, sum, std (population), median and ``r_connected``;
@@ -44,7 +49,7 @@ __all__ = [
     "SiteTopology", "site_topology", "structure_site_topologies", "topology_features", "r_connected",
     "H0_STATS", "H1_STATS", "FEATURE_NAMES", "AUTHORS_CODE_FEATURE_NAMES", "H0_DEATH_MIN_ANGSTROM",
     "MTL_H0_STATS", "MTL_H1_STATS", "mtl_feature_names", "MTL_FEATURE_NAMES", "MTL_LI_ONLY_FEATURE_NAMES",
-    "barcode_statistics",
+    "barcode_statistics", "cell_mobile_beta1",
 ]
 
 #: lower end (exclusive) of the H0-death window of the 22 features (authors' code: ``v > 0.1``)
@@ -195,6 +200,21 @@ def _h1_stats(bars: np.ndarray, R: float) -> dict[str, float]:
     return out
 
 
+def cell_mobile_beta1(structure: Structure, d_angstrom: float, mobile_ion: str = "Li") -> int:
+    """β1 at filtration value ``d_angstrom`` of the Vietoris–Rips complex on the mobile-ion sites of the given cell
+    (fractional coordinates wrapped into [0, 1), Cartesian, no periodic images): the numerator of the authors'
+    published rho_cycles (eq. 2; see the module docstring). Sites holding the mobile ion at any occupancy count."""
+    from sicnb.topology.barcodes import _is_mobile
+
+    check_mobile_ion(mobile_ion)
+    d = float(d_angstrom)
+    idx = [i for i, site in enumerate(structure) if _is_mobile(site, mobile_ion)]
+    if len(idx) < 3 or not (d > 0 and np.isfinite(d)):
+        return 0
+    pts = np.mod(structure.frac_coords[idx], 1.0) @ structure.lattice.matrix
+    return betti_at(rips_barcode(pts, d, max_dimension=1).dim(1), d)
+
+
 def r_connected(structure: Structure, radius_angstrom: float = 10.0, mobile_ion: str = "Li", symprec: float = 0.01) -> float:
     """Eq. (1): multiplicity-weighted mean over mobile sites of the Li-only connection radius (Å)."""
     R = _check_radius(radius_angstrom)
@@ -213,8 +233,9 @@ def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobil
     """All MTL descriptors of one structure as a flat dict (the per-structure function for ``pmap``).
 
     Keys: ``formula``, ``n_mobile_sites`` (mobile sites in the given cell = n of eqs. 1–2),
-    ``n_distinct_sites``, ``r_connected`` (eq. 1, Å), ``rho_cycles`` (eq. 2),
-    ``beta1_at_r_connected`` (site-averaged β1 at d = r_connected), the 22 :data:`FEATURE_NAMES`,
+    ``n_distinct_sites``, ``r_connected`` (eq. 1, Å), ``rho_cycles`` (eq. 2 as the authors computed it) with its
+    numerator ``beta1_li_cell_at_r_connected``, ``rho_cycles_lifree_sphere`` (eq. 2 as the text reads) with
+    ``beta1_at_r_connected`` (site-averaged Li-free β1 at d = r_connected), the 22 :data:`FEATURE_NAMES`,
     ``lifree_h0_count``, ``r_connected_min``/``r_connected_max`` over sites, ``seconds``; and the 22
     :data:`MTL_FEATURE_NAMES` of the authors' code (:func:`barcode_statistics` per site with cutoff
     ``cutoff_angstrom``, default R as the authors' ``cutoff_dis = 10`` with R = 10, then the average over every
@@ -231,6 +252,7 @@ def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobil
     r_sites = np.array([s.r_connected for s in sites])
     r_conn = float(np.average(r_sites, weights=w))
     beta1 = float(np.average([betti_at(s.lifree_h1, r_conn) for s in sites], weights=w))
+    beta1_cell = cell_mobile_beta1(structure, r_conn, mobile_ion)
     per_site = [{**_h0_stats(s.lifree_h0_deaths, R), **_h1_stats(s.lifree_h1, R)} for s in sites]
     keys = per_site[0].keys()
     feats = {k: float(np.average([p[k] for p in per_site], weights=w)) for k in keys}
@@ -239,7 +261,9 @@ def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobil
         "n_mobile_sites": n_mobile,
         "n_distinct_sites": len(sites),
         "r_connected": r_conn,
-        "rho_cycles": beta1 / n_mobile,
+        "rho_cycles": beta1_cell / n_mobile,
+        "beta1_li_cell_at_r_connected": beta1_cell,
+        "rho_cycles_lifree_sphere": beta1 / n_mobile,
         "beta1_at_r_connected": beta1,
         "r_connected_min": float(r_sites.min()),
         "r_connected_max": float(r_sites.max()),
@@ -259,4 +283,4 @@ def topology_features(structure: Structure, radius_angstrom: float = 10.0, mobil
     return out
 
 
-topology_features.cache_version = 2  # type: ignore[attr-defined]
+topology_features.cache_version = 3  # type: ignore[attr-defined]
