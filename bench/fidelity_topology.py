@@ -226,10 +226,11 @@ def candidate_numerators(recs: dict, ids: list[str], r_auth: dict[int, float]) -
 
 
 def mtl_overhead(recs: dict, ids=("obelix:lpx", "obelix:zzr", "obelix:kbq")) -> pd.DataFrame:
-    """Share of one topology_features call spent in the 22 MTL statistics (barcode_statistics), same run."""
+    """Share of one topology_features call spent in the 22 MTL statistics (barcode_statistics) and in the cell
+    Li-site complex of rho_cycles (cell_mobile_beta1), same run."""
     import time
 
-    from sicnb.topology import barcode_statistics, topology_features
+    from sicnb.topology import barcode_statistics, cell_mobile_beta1, topology_features
     from sicnb.topology.features import structure_site_topologies
 
     rows = []
@@ -237,15 +238,20 @@ def mtl_overhead(recs: dict, ids=("obelix:lpx", "obelix:zzr", "obelix:kbq")) -> 
         s = recs[rid].structure
         topology_features(s)  # warm-up
         t0 = time.perf_counter()
-        topology_features(s)
+        res = topology_features(s)
         t_all = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for _ in range(5):
+            cell_mobile_beta1(s, res["r_connected"])
+        t_cell = (time.perf_counter() - t0) / 5
         sites = structure_site_topologies(s, 10.0)
         t0 = time.perf_counter()
         for _ in range(20):
             [barcode_statistics(x.lifree_h0_deaths, x.lifree_h1, 10.0) for x in sites]
         t_stats = (time.perf_counter() - t0) / 20
         rows.append({"id": rid, "distinct Li sites": len(sites), "topology_features s": round(t_all, 3),
-                     "MTL statistics ms": round(1e3 * t_stats, 2), "share %": round(100 * t_stats / t_all, 2)})
+                     "MTL statistics ms": round(1e3 * t_stats, 2), "share %": round(100 * t_stats / t_all, 2),
+                     "cell beta1 ms": round(1e3 * t_cell, 2), "cell share %": round(100 * t_cell / t_all, 2)})
     return pd.DataFrame(rows)
 
 
