@@ -113,7 +113,8 @@ def test_li2o_r_connected_is_half_the_cubic_edge():
     res = topology_features(ideal_li2o())
     assert res["r_connected"] == pytest.approx(a / 2, abs=1e-6)  # Li forms a simple cubic lattice of edge a/2
     # O–O = a/√2 > a/2: no framework edge at d = r_connected, hence no cycle
-    assert res["beta1_at_r_connected"] == 0 and res["rho_cycles"] == 0
+    assert res["beta1_at_r_connected"] == 0 and res["rho_cycles_lifree_sphere"] == 0
+    assert res["rho_cycles"] == 0  # primitive cell: 2 Li sites, no cycle among them
 
 
 def test_rho_cycles_on_cubic_framework_matches_graph_count():
@@ -131,7 +132,7 @@ def test_rho_cycles_on_cubic_framework_matches_graph_count():
     res = topology_features(s, radius_angstrom=R)
     assert res["r_connected"] == pytest.approx(a)
     assert res["beta1_at_r_connected"] == beta1
-    assert res["rho_cycles"] == pytest.approx(beta1 / 1)  # one Li site per cell
+    assert res["rho_cycles_lifree_sphere"] == pytest.approx(beta1 / 1)  # one Li site per cell
     assert beta1 > 0
 
 
@@ -168,23 +169,24 @@ def test_features_cell_choice_invariant(lifepo4):
             res = topology_features(c)
             for k in CELL_KEYS:
                 assert res[k] == pytest.approx(ref[k], abs=1e-6), (s.composition.reduced_formula, name, k)
-        # rho_cycles divides by the number of Li sites of the given cell (eq. 2), so it scales with the cell
+        # rho_cycles_lifree_sphere divides by the number of Li sites of the given cell (eq. 2), so it scales with the cell
         res = topology_features(cells["supercell"])
-        assert res["rho_cycles"] * res["n_mobile_sites"] == pytest.approx(ref["rho_cycles"] * ref["n_mobile_sites"], abs=1e-9)
+        assert res["rho_cycles_lifree_sphere"] * res["n_mobile_sites"] == pytest.approx(
+            ref["rho_cycles_lifree_sphere"] * ref["n_mobile_sites"], abs=1e-9)
     conv = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.61), ["O", "Li"], [[0, 0, 0], [0.25, 0.25, 0.25]])
     assert topology_features(conv)["r_connected"] == pytest.approx(topology_features(ideal_li2o())["r_connected"], abs=1e-6)
 
 
 def test_descriptor_suite(descriptor_suite, lifepo4, lgps):
-    descriptor_suite(topology_features, ideal_li2o(), {"radius_angstrom": 8.0}, keys=CELL_KEYS + ["rho_cycles"], atol=1e-6)
+    descriptor_suite(topology_features, ideal_li2o(), {"radius_angstrom": 8.0}, keys=CELL_KEYS + ["rho_cycles_lifree_sphere"], atol=1e-6)
     # pymatgen's bundled LiFePO4 and LGPS are symmetric only to ~1e-4 Å (symprec 0.01 groups their sites), so
     # the representative site of a class, which depends on site order, moves values by that much
     for s in (lifepo4, lgps):
-        descriptor_suite(topology_features, s, {"radius_angstrom": 8.0}, keys=CELL_KEYS + ["rho_cycles"], rtol=1e-4, atol=1e-3)
+        descriptor_suite(topology_features, s, {"radius_angstrom": 8.0}, keys=CELL_KEYS + ["rho_cycles_lifree_sphere"], rtol=1e-4, atol=1e-3)
 
 
 def test_workers_suite(workers_suite, embedded_small):
-    workers_suite(topology_features, [r.structure for r in embedded_small[:4]], {"radius_angstrom": 6.0}, keys=CELL_KEYS + ["rho_cycles"])
+    workers_suite(topology_features, [r.structure for r in embedded_small[:4]], {"radius_angstrom": 6.0}, keys=CELL_KEYS + ["rho_cycles_lifree_sphere"])
 
 
 def test_feature_names_and_values(lifepo4):

@@ -11,8 +11,8 @@ from sicnb.topology.barcodes import (
 )
 from sicnb.topology.chemistry import ChemicalRule, apply_chemical_rules, chemical_rules, default_rules
 from sicnb.topology.features import (
-    AUTHORS_CODE_FEATURE_NAMES, FEATURE_NAMES, SiteTopology, r_connected, site_topology, structure_site_topologies,
-    topology_features,
+    AUTHORS_CODE_FEATURE_NAMES, FEATURE_NAMES, MTL_FEATURE_NAMES, MTL_LI_ONLY_FEATURE_NAMES, SiteTopology,
+    barcode_statistics, cell_mobile_beta1, mtl_feature_names, r_connected, site_topology, structure_site_topologies, topology_features,
 )
 from sicnb.topology.screening import (
     RHO_CYCLES_MAX, R_CONNECTED_MAX_ANGSTROM, TopologicalFeaturizer, affinity_clusters, cluster_enrichment, funnel,
@@ -21,7 +21,8 @@ from sicnb.topology.screening import (
 
 __all__ = [
     "Barcode", "SiteClouds", "betti_at", "h0_deaths", "rips_barcode", "site_clouds", "structure_clouds", "ChemicalRule", "apply_chemical_rules",
-    "chemical_rules", "default_rules", "AUTHORS_CODE_FEATURE_NAMES", "FEATURE_NAMES", "SiteTopology", "r_connected",
+    "chemical_rules", "default_rules", "AUTHORS_CODE_FEATURE_NAMES", "FEATURE_NAMES", "MTL_FEATURE_NAMES", "MTL_LI_ONLY_FEATURE_NAMES",
+    "barcode_statistics", "cell_mobile_beta1", "mtl_feature_names", "SiteTopology", "r_connected",
     "site_topology", "structure_site_topologies", "topology_features", "RHO_CYCLES_MAX", "R_CONNECTED_MAX_ANGSTROM",
     "TopologicalFeaturizer", "affinity_clusters", "cluster_enrichment", "funnel", "known_conductor_flags", "topological_screen",
 ]

@@ -28,9 +28,13 @@ def _need(table: pd.DataFrame, cols: Sequence[str]) -> None:
 
 
 def topological_screen(table: pd.DataFrame, r_connected_max_angstrom: float = R_CONNECTED_MAX_ANGSTROM,
-                       rho_cycles_max: float = RHO_CYCLES_MAX) -> pd.DataFrame:
+                       rho_cycles_max: float = RHO_CYCLES_MAX, rho_cycles_min: float | None = None) -> pd.DataFrame:
     """Add ``pass_r_connected`` (r_connected < threshold, Å), ``pass_rho_cycles`` (rho_cycles < threshold)
-    and ``pass_topology`` (both) to a copy of ``table`` (Sec. 2.2: 5 Å, 0.6). Rows with an error fail both."""
+    and ``pass_topology`` (both) to a copy of ``table`` (Sec. 2.2: 5 Å, 0.6). Rows with an error fail both.
+
+    ``rho_cycles_min``: also require rho_cycles > this value (exclusive). The paper states only the upper bound;
+    the authors' published list after this filter (``list_filtered_by_servive_ph1_value.csv``) also drops every
+    structure with rho = 0, i.e. ``rho_cycles_min=0``."""
     _need(table, ["r_connected", "rho_cycles"])
     out = table.copy()
     ok = out["error"].fillna("").eq("") if "error" in out else pd.Series(True, index=out.index)
@@ -38,6 +42,8 @@ def topological_screen(table: pd.DataFrame, r_connected_max_angstrom: float = R_
     rho = pd.to_numeric(out["rho_cycles"], errors="coerce")
     out["pass_r_connected"] = ok & (r < r_connected_max_angstrom)
     out["pass_rho_cycles"] = ok & (rho < rho_cycles_max)
+    if rho_cycles_min is not None:
+        out["pass_rho_cycles"] &= rho > rho_cycles_min
     out["pass_topology"] = out["pass_r_connected"] & out["pass_rho_cycles"]
     return out
 
@@ -118,13 +124,16 @@ class TopologicalFeaturizer:
         self.n_workers = n_workers
 
     def _names(self) -> tuple[str, ...]:
-        from sicnb.topology.features import AUTHORS_CODE_FEATURE_NAMES
+        from sicnb.topology.features import AUTHORS_CODE_FEATURE_NAMES, MTL_FEATURE_NAMES
 
+        if self.feature_set == "mtl":
+            return MTL_FEATURE_NAMES
         if self.feature_set == "paper":
             return FEATURE_NAMES
         if self.feature_set == "authors_code":
             return AUTHORS_CODE_FEATURE_NAMES
-        raise ParameterError(f"feature_set={self.feature_set!r}: use 'paper' (r_connected) or 'authors_code' (H0 bar count)")
+        raise ParameterError(f"feature_set={self.feature_set!r}: use 'mtl' (the authors' barcode2feature.py layout), "
+                             "'paper' (the paper's text, with r_connected) or 'authors_code' (older sicnb order)")
 
     def fit(self, X, y=None):
         self.n_features_in_ = len(self._names())
