@@ -64,6 +64,88 @@ def _cv(args) -> None:
     print(f"\nwall time {time.perf_counter() - t:.0f} s")
 
 
+def _selection_data(cache_dir, with_atomsets: bool):
+    """Labelled OBELiX-train structures and every feature block of the LOCO comparison (cached)."""
+    import numpy as np
+
+    from sicnb.classify import featurize, training_set
+    from sicnb.classify.selection import POOLED_COLUMNS, magpie_features, pooled_site_embeddings
+    from sicnb.classify.sendek import SENDEK_FEATURES, sendek_features
+    from sicnb.data import load
+    from sicnb.parallel import pmap
+
+    recs, labels = training_set(load("obelix:train"))
+    site = pmap(pooled_site_embeddings, recs, {"representation": "CAMN"}, cache_dir=cache_dir, progress=False)
+    ok = [r for r in recs if not site.loc[r.id, "error"]]
+    ids = [r.id for r in ok]
+    feats = {"site_pool": site.loc[ids, list(POOLED_COLUMNS)].to_numpy(float),
+             "magpie": magpie_features([r.structure.composition for r in ok])}
+    sen = pmap(sendek_features, ok, {}, cache_dir=cache_dir, progress=False)
+    feats["sendek"] = sen.reindex(ids)[list(SENDEK_FEATURES)].to_numpy(float) if set(SENDEK_FEATURES) <= set(sen) else np.full((len(ids), 5), np.nan)
+    if with_atomsets:
+        fs = featurize(ok, level=0, representation="CAMN", cache_dir=cache_dir, progress=False)
+        feats["V0"] = [fs.matrices[i] if i in fs.matrices else np.zeros((1, 16), np.float32) for i in ids]
+    return ok, labels.loc[ids], feats
+
+
+def _select(args) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+
+    from sicnb.classify import AtomSetsClassifier, elmd_distance_matrix, load_model, sendek_model
+    from sicnb.classify.selection import (ElmdKNN, PrevalenceModel, ShuffledLabels, average_predictions, repeated_loco,
+                                          score_oof, selection_table)
+
+    t = time.perf_counter()
+    cache = os.environ.get("SICNB_CACHE_DIR")
+    ok, labels, F = _selection_data(cache, args.atomsets)
+    y = labels["y"].to_numpy().astype(int)
+    comps = labels["composition"].tolist()
+    print(f"OBELiX train: {len(y)} labelled structures, positive fraction {y.mean():.3f}; features {time.perf_counter() - t:.0f} s", flush=True)
+    both = np.hstack([F["site_pool"], F["magpie"]])
+    D = elmd_distance_matrix(comps)
+    idx = np.arange(len(y)).reshape(-1, 1)
+    rf = lambda s: RandomForestClassifier(n_estimators=args.trees, random_state=s, n_jobs=1)
+    et = lambda s: ExtraTreesClassifier(n_estimators=args.trees, random_state=s, n_jobs=1)
+    gb = lambda s: GradientBoostingClassifier(n_estimators=200, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=s)
+    models = {
+        "RF site-pool": (F["site_pool"], rf), "RF Magpie": (F["magpie"], rf), "RF site-pool+Magpie": (both, rf),
+        "ET site-pool+Magpie": (both, et),
+        "RF site-pool+Magpie (balanced)": (both, lambda s: RandomForestClassifier(n_estimators=args.trees, class_weight="balanced_subsample", min_samples_leaf=2, random_state=s, n_jobs=1)),
+        "RF Magpie (balanced)": (F["magpie"], lambda s: RandomForestClassifier(n_estimators=args.trees, class_weight="balanced_subsample", min_samples_leaf=2, random_state=s, n_jobs=1)), "GB site-pool": (F["site_pool"], gb), "GB Magpie": (F["magpie"], gb),
+        "GB site-pool+Magpie": (both, gb),
+        "kNN ElMD (k=5)": (idx, lambda s: ElmdKNN(D, k=5)), "kNN ElMD (k=15)": (idx, lambda s: ElmdKNN(D, k=15)), "Sendek LR": (F["sendek"], lambda s: sendek_model(C=1.0, random_state=s)),
+        "shuffled (RF site-pool+Magpie)": (both, lambda s: ShuffledLabels(rf(s), random_state=s)),
+        "mean": (idx, lambda s: PrevalenceModel()),
+    }
+    if args.atomsets:
+        cfg = dict(load_model().get_params()["configs"][0])
+        cfg["epochs"] = args.epochs
+        models["AtomSets CAMN-V0"] = (F["V0"], lambda s: AtomSetsClassifier(**{**cfg, "random_state": s}))
+    if args.only:
+        models = {k: v for k, v in models.items() if k in args.only}
+    oof = repeated_loco(models, y, comps, seeds=args.seeds, kfold=5,
+                        log=lambda m: print(f"  [{time.perf_counter() - t:.0f} s] {m}", flush=True))
+    for cl_seed, cl in oof.folds.items():
+        sizes = pd.Series(cl).value_counts().sort_index()
+        pos = pd.Series(y).groupby(cl).mean().round(2)
+        print(f"LOCO seed {cl_seed}: {len(sizes)} clusters, sizes {sizes.to_dict()}, superionic fraction {pos.to_dict()}")
+    for members in args.average or []:
+        oof = average_predictions(oof, members.split("|"))
+    if args.out:
+        oof.predictions.to_csv(args.out, index=False)
+        with open(args.out + ".folds.json", "w") as fh:
+            json.dump({str(k): [int(c) for c in v] for k, v in oof.folds.items()} | {"ids": list(labels.index)}, fh)
+    scores = score_oof(oof, n_boot=args.n_boot)
+    print(f"\nLOCO over seeds {args.seeds} (pooled = all held-out clusters concatenated, mean over seeds, bootstrap 95 % CI "
+          f"over entries; per-cluster = mean ± std over clusters and seeds); 5-fold pooled beside:")
+    print(selection_table(scores).to_markdown(index=False))
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
 def _hpo(args) -> None:
     import json
 
@@ -148,6 +230,16 @@ def main(argv=None) -> int:
     c.add_argument("--no-kfold", action="store_true", help="LOCO only")
     c.add_argument("--out", default=None, help="CSV of the per-split rows (model and controls)")
     c.set_defaults(func=_cv)
+    se = sub.add_parser("select", help="issue 17: every model on the same repeated LOCO folds (and 5-fold beside)")
+    se.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    se.add_argument("--trees", type=int, default=300)
+    se.add_argument("--atomsets", action="store_true", help="also AtomSets CAMN-V0 (shipped config; slow)")
+    se.add_argument("--epochs", type=int, default=40)
+    se.add_argument("--only", nargs="+", default=None, help="only these model names")
+    se.add_argument("--average", nargs="+", default=None, help="averages to add, members joined by '|'")
+    se.add_argument("--n-boot", type=int, default=1000)
+    se.add_argument("--out", default=None, help="CSV of the out-of-fold predictions (+ .folds.json)")
+    se.set_defaults(func=_select)
     h = sub.add_parser("hpo")
     h.add_argument("--trials", type=int, default=30)
     h.add_argument("--cpu-budget", type=float, default=900.0, help="CPU seconds of this process")
@@ -168,7 +260,7 @@ def main(argv=None) -> int:
     t.add_argument("--workers", type=int, default=1)
     t.set_defaults(func=_throughput)
     args = p.parse_args(argv)
-    if args.cmd in ("cv", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
+    if args.cmd in ("cv", "select", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
         print("bench cv/hpo/order need SICNB_DATA_DIR (OBELiX)", file=sys.stderr)
         return 2
     args.func(args)

@@ -24,9 +24,12 @@ from sicnb.classify.atomsets import CITATIONS, AtomSetsClassifier
 from sicnb.classify.features import EFORM_MODEL, atom_features
 from sicnb.errors import InputError, ModelUnavailableError, ParameterError
 
-__all__ = ["FeatureSet", "featurize", "SuperionicEnsemble", "DEFAULT_MODEL_DIR", "load_model", "superionic_labels"]
+__all__ = ["FeatureSet", "featurize", "SuperionicEnsemble", "DEFAULT_MODEL_DIR", "ATOMSETS_MODEL_DIR", "MODEL_DIRS", "load_model", "superionic_labels"]
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
+ATOMSETS_MODEL_DIR = Path(__file__).with_name("atomsets_model")
+#: shipped model names accepted by :func:`load_model` and ``sicnb classify predict --model``
+MODEL_DIRS = {"default": DEFAULT_MODEL_DIR, "atomsets": ATOMSETS_MODEL_DIR}
 FORMAT = "sicnb-atomsets-ensemble/1"
 
 
@@ -229,6 +232,17 @@ class SuperionicEnsemble:
         return obj
 
 
-def load_model(model_dir: str | os.PathLike | None = None) -> SuperionicEnsemble:
-    """A saved ensemble; ``None`` → the shipped default (``sicnb/classify/default_model``)."""
-    return SuperionicEnsemble.load(model_dir if model_dir is not None else DEFAULT_MODEL_DIR)
+def load_model(model_dir: str | os.PathLike | None = None):
+    """A saved model folder: ``None`` or ``"default"`` → the shipped default (``sicnb/classify/default_model``, a
+    :class:`~sicnb.classify.forest.ForestModel` chosen by LOCO), ``"atomsets"`` → the paper's AtomSets ensemble
+    (``sicnb/classify/atomsets_model``); otherwise a folder written by either class (told apart by its format)."""
+    d = Path(MODEL_DIRS.get(str(model_dir), model_dir) if model_dir is not None else DEFAULT_MODEL_DIR)
+    try:
+        fmt = json.loads((d / "model.json").read_text()).get("format")
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailableError(f"No readable sicnb classifier in {d} ({exc}); train one with `sicnb classify train`.") from exc
+    if fmt == FORMAT:
+        return SuperionicEnsemble.load(d)
+    from sicnb.classify.forest import ForestModel
+
+    return ForestModel.load(d)

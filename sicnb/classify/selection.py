@@ -1,0 +1,265 @@
+"""Model selection that measures generalisation to unseen chemistry (issue 17; LOCO of McHaffie et al.
+2025, Methods 4.2, repeated over seeds).
+
+* Fixed-length features: pooled disorder-aware MEGNet-16 embeddings — per structure the V0 site rows
+  (``Σ_i x_i W_{Z_i}``, §2.2) pooled by mean/std/max/min (:func:`pooled_site_embeddings`), or per
+  composition the element embeddings pooled with the element fractions (:func:`composition_embeddings`);
+  matminer's Magpie ``ElementProperty`` (Ward et al., npj Comput. Mater. 2, 16028 (2016)).
+* :class:`ElmdKNN` — k nearest training compositions in Element Mover's Distance (the LOCO metric itself).
+* :func:`repeated_loco` — every model on the *same* folds (LOCO clusters from UMAP seed s, models seeded s)
+  for several seeds; out-of-fold predictions kept, so pooled scores, per-cluster scores, bootstrap
+  intervals and averages of models come from one run. Controls: a model trained on permuted training
+  labels (``shuffled``) and the training prevalence (``mean``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Composition, Structure
+
+from sicnb.classify.features import _embedding_table, represent, site_embeddings
+from sicnb.classify.validation import classification_metrics, kfold_splits, loco_clusters, loco_splits
+from sicnb.errors import InputError, ParameterError
+
+__all__ = [
+    "POOLS", "POOLED_COLUMNS", "pooled_site_embeddings", "composition_embeddings", "magpie_features", "ElmdKNN", "PrevalenceModel",
+    "ShuffledLabels", "OutOfFold", "repeated_loco", "score_oof", "bootstrap_interval", "selection_table",
+    "average_predictions",
+]
+
+POOLS = ("mean", "std", "max", "min")
+#: column names of :func:`pooled_site_embeddings` (embedding component k, pooling)
+POOLED_COLUMNS = tuple(f"e{k}_{p}" for p in POOLS for k in range(16))
+
+
+def _pool_rows(mat: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """mean / std / max / min over rows (weighted mean and std when ``weights`` are given)."""
+    w = np.full(len(mat), 1.0 / len(mat)) if weights is None else np.asarray(weights, float) / np.sum(weights)
+    mean = w @ mat
+    std = np.sqrt(np.clip(w @ (mat - mean) ** 2, 0.0, None))
+    return np.concatenate([mean, std, mat.max(axis=0), mat.min(axis=0)])
+
+
+def pooled_site_embeddings(structure: Structure, representation: str = "CAMN", mobile_ion: str = "Li") -> dict:
+    """64 numbers: mean/std/max/min over the sites of the V0 rows ``Σ_i x_i W_{Z_i}`` (§2.2, disorder kept
+    as occupancy-weighted rows) of one representation. Keys ``e{k}_{pool}``."""
+    rep = represent(structure, representation, mobile_ion=mobile_ion)
+    if len(rep) == 0:
+        raise InputError(f"{structure.composition.reduced_formula}: representation {representation} leaves no atoms")
+    v = _pool_rows(site_embeddings(rep))
+    return dict(zip(POOLED_COLUMNS, map(float, v)))
+
+
+pooled_site_embeddings.cache_version = 1  # type: ignore[attr-defined]
+
+
+def composition_embeddings(composition: str | Composition) -> np.ndarray:
+    """64 numbers for a composition: element MEGNet-16 embeddings pooled with the element fractions as
+    weights (weighted mean, weighted std) and max/min over the elements present."""
+    index, table, _ = _embedding_table()
+    comp = Composition(composition) if not isinstance(composition, Composition) else composition
+    els, fr = [], []
+    for el, x in comp.element_composition.items():
+        if el.symbol not in index:
+            raise InputError(f"{comp.reduced_formula}: element {el.symbol} has no MEGNet embedding")
+        els.append(index[el.symbol])
+        fr.append(float(x))
+    if not els:
+        raise InputError(f"empty composition {composition!r}")
+    return _pool_rows(table[els], np.asarray(fr))
+
+
+def magpie_features(compositions: Sequence[str | Composition]) -> np.ndarray:
+    """matminer ``ElementProperty.from_preset('magpie')`` (132 numbers per composition; Ward et al. 2016)."""
+    import warnings
+
+    from matminer.featurizers.composition import ElementProperty
+
+    ep = ElementProperty.from_preset("magpie", impute_nan=True)
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in compositions:
+            comp = Composition(c) if not isinstance(c, Composition) else c
+            out.append(ep.featurize(comp.element_composition))
+    return np.asarray(out, dtype=float)
+
+
+class ElmdKNN:
+    """k-nearest-neighbour vote in Element Mover's Distance. ``X`` holds row indices (shape (n, 1)) into
+    the distance matrix ``D`` given at construction; P_SI = inverse-distance-weighted fraction of
+    superionic neighbours among the ``k`` nearest training compositions."""
+
+    def __init__(self, D: np.ndarray, k: int = 5, eps: float = 1e-3):
+        self.D, self.k, self.eps = D, k, eps
+
+    def fit(self, X, y):
+        self.train_ = np.asarray(X).ravel().astype(int)
+        self.y_ = np.asarray(y, float)
+        return self
+
+    def predict_proba(self, X):
+        idx = np.asarray(X).ravel().astype(int)
+        d = self.D[np.ix_(idx, self.train_)]
+        k = min(self.k, d.shape[1])
+        nn = np.argsort(d, axis=1, kind="stable")[:, :k]
+        w = 1.0 / (np.take_along_axis(d, nn, axis=1) + self.eps)
+        p = (w * self.y_[nn]).sum(axis=1) / w.sum(axis=1)
+        return np.stack([1 - p, p], axis=1)
+
+
+class PrevalenceModel:
+    """The *mean* control: every compound gets the training-set fraction of superionic entries."""
+
+    def fit(self, X, y):
+        self.p_ = float(np.mean(y))
+        return self
+
+    def predict_proba(self, X):
+        p = np.full(len(X), self.p_)
+        return np.stack([1 - p, p], axis=1)
+
+
+class ShuffledLabels:
+    """The *shuffled* control (y-randomisation): ``model`` trained on a permutation of the training labels."""
+
+    def __init__(self, model, random_state: int = 0):
+        self.model, self.random_state = model, random_state
+
+    def fit(self, X, y):
+        self.model.fit(X, np.random.default_rng(self.random_state).permutation(np.asarray(y)))
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X)
+
+
+@dataclass
+class OutOfFold:
+    """Out-of-fold P_SI of every model for every (scheme, seed): ``predictions`` has columns scheme, seed,
+    model, fold, row (position in ``y``), y, p_si."""
+
+    y: np.ndarray
+    predictions: pd.DataFrame
+    folds: dict = field(default_factory=dict)
+
+
+def _take(X, idx):
+    return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
+
+
+def repeated_loco(models: Mapping[str, tuple[Any, Callable[[int], Any]]], y, compositions: Sequence[str],
+                  seeds: Sequence[int] = (0, 1, 2), kfold: int = 5, loco_params: Mapping[str, Any] | None = None,
+                  clusters: Mapping[int, np.ndarray] | None = None, log: Callable[[str], None] | None = None) -> OutOfFold:
+    """Fit every model on every fold of LOCO (clusters of :func:`loco_clusters` with UMAP ``random_state=seed``)
+    and, beside it, of random ``kfold``-fold CV, for each seed; return the out-of-fold predictions.
+
+    ``models``: name → (X, factory(seed) → estimator with ``fit``/``predict_proba``); X indexable by row.
+    ``clusters``: optional precomputed {seed: cluster label per row} (skips UMAP).
+    """
+    y = np.asarray(y).astype(int)
+    if len(compositions) != len(y):
+        raise ParameterError(f"{len(compositions)} compositions for {len(y)} labels")
+    rows, folds = [], {}
+    for seed in seeds:
+        if clusters is not None and seed in clusters:
+            cl = np.asarray(clusters[seed])
+        else:
+            cl = loco_clusters(list(compositions), random_state=seed, **(loco_params or {}))["cluster"].to_numpy()
+        schemes = {"loco": loco_splits(cl)}
+        if kfold:
+            schemes["kfold"] = kfold_splits(len(y), kfold, random_state=seed)
+        folds[seed] = cl
+        for scheme, splits in schemes.items():
+            for name, (X, factory) in models.items():
+                for fold, tr, va in splits:
+                    if len(set(y[tr].tolist())) < 2:
+                        p = np.full(len(va), float(y[tr].mean()))
+                    else:
+                        p = factory(seed).fit(_take(X, tr), y[tr]).predict_proba(_take(X, va))[:, 1]
+                    rows.append(pd.DataFrame({"scheme": scheme, "seed": seed, "model": name, "fold": fold,
+                                              "row": va, "y": y[va], "p_si": p}))
+                if log:
+                    log(f"seed {seed} {scheme} {name} done")
+    return OutOfFold(y, pd.concat(rows, ignore_index=True), folds)
+
+
+def average_predictions(oof: OutOfFold, members: Sequence[str], name: str | None = None) -> OutOfFold:
+    """Add the model ``name`` whose P_SI is the mean of ``members``' out-of-fold P_SI (same folds)."""
+    p = oof.predictions
+    sub = p[p["model"].isin(members)]
+    if sub["model"].nunique() != len(members):
+        raise ParameterError(f"not all of {members} are in the out-of-fold table")
+    avg = sub.groupby(["scheme", "seed", "fold", "row", "y"], as_index=False)["p_si"].mean()
+    avg["model"] = name or " + ".join(members)
+    return OutOfFold(oof.y, pd.concat([p, avg[p.columns]], ignore_index=True), oof.folds)
+
+
+def bootstrap_interval(y, p_by_seed: Sequence[np.ndarray], metric: str = "auc_pr", n_boot: int = 1000,
+                       random_state: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the seed-averaged pooled ``metric`` under resampling of the entries."""
+    y = np.asarray(y).astype(int)
+    rng = np.random.default_rng(random_state)
+    vals = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() == y[idx].max():
+            continue
+        vals.append(np.mean([classification_metrics(y[idx], p[idx])[metric] for p in p_by_seed]))
+    a = (1 - level) / 2
+    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
+
+
+def score_oof(oof: OutOfFold, n_boot: int = 1000) -> pd.DataFrame:
+    """Per (scheme, model): pooled out-of-fold AUC-PR / MCC (mean over seeds, with their std over seeds and a
+    bootstrap 95 % interval) and the per-fold mean ± std (pooled over seeds)."""
+    out = []
+    p = oof.predictions
+    for (scheme, model), g in p.groupby(["scheme", "model"], sort=False):
+        pooled, per_fold, p_by_seed, y_ref = [], [], [], None
+        for seed, gs in g.groupby("seed"):
+            gs = gs.sort_values("row")
+            if y_ref is None:
+                y_ref = gs["y"].to_numpy()
+            pooled.append(classification_metrics(gs["y"], gs["p_si"]))
+            p_by_seed.append(gs["p_si"].to_numpy())
+            for _, gf in gs.groupby("fold"):
+                m = classification_metrics(gf["y"], gf["p_si"])
+                per_fold.append(m)
+        row = {"scheme": scheme, "model": model, "n_seeds": len(pooled), "n_folds": len(per_fold) // max(len(pooled), 1)}
+        for met in ("auc_pr", "mcc"):
+            vals = np.array([m[met] for m in pooled])
+            row[f"pooled_{met}"] = float(vals.mean())
+            row[f"pooled_{met}_seed_std"] = float(vals.std())
+            if n_boot:
+                row[f"pooled_{met}_lo"], row[f"pooled_{met}_hi"] = bootstrap_interval(y_ref, p_by_seed, met, n_boot)
+            fv = np.array([m[met] for m in per_fold], dtype=float)
+            row[f"fold_{met}_mean"] = float(np.nanmean(fv))
+            row[f"fold_{met}_std"] = float(np.nanstd(fv))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def selection_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Markdown-ready table: LOCO pooled (interval), LOCO per cluster, k-fold pooled beside; sorted by LOCO AUC-PR."""
+    def fmt(r, met):
+        s = f"{r[f'pooled_{met}']:.2f}"
+        if f"pooled_{met}_lo" in r and np.isfinite(r.get(f"pooled_{met}_lo", np.nan)):
+            s += f" [{r[f'pooled_{met}_lo']:.2f}, {r[f'pooled_{met}_hi']:.2f}]"
+        return s
+
+    lo = scores[scores["scheme"] == "loco"].set_index("model")
+    kf = scores[scores["scheme"] == "kfold"].set_index("model")
+    rows = []
+    for m, r in lo.sort_values("pooled_auc_pr", ascending=False).iterrows():
+        row = {"model": m, "LOCO pooled AUC-PR [95% CI]": fmt(r, "auc_pr"), "LOCO pooled MCC [95% CI]": fmt(r, "mcc"),
+               "LOCO per-cluster AUC-PR": f"{r['fold_auc_pr_mean']:.2f} ± {r['fold_auc_pr_std']:.2f}",
+               "LOCO per-cluster MCC": f"{r['fold_mcc_mean']:.2f} ± {r['fold_mcc_std']:.2f}"}
+        if m in kf.index:
+            k = kf.loc[m]
+            row["k-fold pooled AUC-PR / MCC"] = f"{k['pooled_auc_pr']:.2f} / {k['pooled_mcc']:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
