@@ -94,6 +94,8 @@ def _select(args) -> None:
     import numpy as np
     import pandas as pd
     from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
 
     from sicnb.classify import AtomSetsClassifier, elmd_distance_matrix, load_model, sendek_model
     from sicnb.classify.selection import (ElmdKNN, PrevalenceModel, ShuffledLabels, average_predictions, repeated_loco,
@@ -117,17 +119,48 @@ def _select(args) -> None:
         "RF site-pool+Magpie (balanced)": (both, lambda s: RandomForestClassifier(n_estimators=args.trees, class_weight="balanced_subsample", min_samples_leaf=2, random_state=s, n_jobs=1)),
         "RF Magpie (balanced)": (F["magpie"], lambda s: RandomForestClassifier(n_estimators=args.trees, class_weight="balanced_subsample", min_samples_leaf=2, random_state=s, n_jobs=1)), "GB site-pool": (F["site_pool"], gb), "GB Magpie": (F["magpie"], gb),
         "GB site-pool+Magpie": (both, gb),
+        "Sendek LR (C=0.1)": (F["sendek"], lambda s: sendek_model(C=0.1, random_state=s)),
+        "Sendek LR (C=10)": (F["sendek"], lambda s: sendek_model(C=10.0, random_state=s)),
+        "RF Sendek": (F["sendek"], lambda s: make_pipeline(SimpleImputer(strategy="median"), rf(s))),
+        "GB Sendek": (F["sendek"], lambda s: make_pipeline(SimpleImputer(strategy="median"), gb(s))),
+        "RF Sendek+site-pool": (np.hstack([F["sendek"], F["site_pool"]]), lambda s: make_pipeline(SimpleImputer(strategy="median"), rf(s))),
         "kNN ElMD (k=5)": (idx, lambda s: ElmdKNN(D, k=5)), "kNN ElMD (k=15)": (idx, lambda s: ElmdKNN(D, k=15)), "Sendek LR": (F["sendek"], lambda s: sendek_model(C=1.0, random_state=s)),
         "shuffled (RF site-pool+Magpie)": (both, lambda s: ShuffledLabels(rf(s), random_state=s)),
         "mean": (idx, lambda s: PrevalenceModel()),
     }
     if args.atomsets:
-        cfg = dict(load_model().get_params()["configs"][0])
+        cfg = dict(load_model("atomsets").get_params()["configs"][0])
         cfg["epochs"] = args.epochs
         models["AtomSets CAMN-V0"] = (F["V0"], lambda s: AtomSetsClassifier(**{**cfg, "random_state": s}))
+    extras = {}
+    if args.extra:
+        # OBELiX-train entries without a usable CIF (composition only): training-only, anchored to the nearest
+        # structure entry in ElMD so that they leave with its cluster
+        from sicnb.classify.selection import composition_embeddings, magpie_features
+        from sicnb.classify.validation import _pettifor_cdfs
+        from sicnb.data import load
+        from scipy.spatial.distance import cdist
+
+        full = pd.DataFrame([{"id": r.id, **r.labels} for r in load("obelix:train")]).set_index("id")
+        full = full[~full.index.isin(labels.index) & np.isfinite(full["log10_sigma"].astype(float))]
+        full = full[full["composition"].astype(str).str.contains("Li")]
+        ecomp = full["composition"].astype(str).tolist()
+        ye = (full["log10_sigma"].astype(float) >= -4).astype(int).to_numpy()
+        anchor = cdist(_pettifor_cdfs(ecomp), _pettifor_cdfs(comps), metric="cityblock").argmin(axis=1)
+        Xm = magpie_features(ecomp)
+        Xc = np.array([composition_embeddings(c) for c in ecomp])
+        Fc = np.array([composition_embeddings(r.structure.composition) for r in ok])
+        models["RF Magpie +extra"] = (F["magpie"], rf)
+        extras["RF Magpie +extra"] = (Xm, ye, anchor)
+        models["RF comp-pool+Magpie +extra"] = (np.hstack([Fc, F["magpie"]]), rf)
+        extras["RF comp-pool+Magpie +extra"] = (np.hstack([Xc, Xm]), ye, anchor)
+        models["RF comp-pool+Magpie"] = (np.hstack([Fc, F["magpie"]]), rf)
+        models["RF Magpie (balanced) +extra"] = models["RF Magpie (balanced)"]
+        extras["RF Magpie (balanced) +extra"] = (Xm, ye, anchor)
+        print(f"extra composition-only training entries: {len(ye)} (positive fraction {ye.mean():.3f})", flush=True)
     if args.only:
         models = {k: v for k, v in models.items() if k in args.only}
-    oof = repeated_loco(models, y, comps, seeds=args.seeds, kfold=5,
+    oof = repeated_loco(models, y, comps, seeds=args.seeds, kfold=args.kfold, extras=extras,
                         log=lambda m: print(f"  [{time.perf_counter() - t:.0f} s] {m}", flush=True))
     for cl_seed, cl in oof.folds.items():
         sizes = pd.Series(cl).value_counts().sort_index()
@@ -146,6 +179,72 @@ def _select(args) -> None:
     print(f"\nwall time {time.perf_counter() - t:.0f} s")
 
 
+def _ship(args) -> None:
+    """Validate the candidate default (TabularModel) on the selection's repeated LOCO folds: P_SI, log10 σ, calibration."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import KFold
+
+    from sicnb.classify.tabular import TabularModel
+    from sicnb.classify.selection import (PrevalenceModel, ShuffledLabels, calibration_errors, cross_fitted_isotonic,
+                                          loco_regression, reliability_table, repeated_loco, score_oof, selection_table)
+
+    t = time.perf_counter()
+    ok, labels, F = _selection_data(os.environ.get("SICNB_CACHE_DIR"), False)
+    y = labels["y"].to_numpy().astype(int)
+    sig = labels["log10_sigma"].to_numpy(float)
+    comps = labels["composition"].tolist()
+    X = np.hstack([F[b] for b in args.blocks])
+    cw = None if args.class_weight == "none" else args.class_weight
+    make = lambda s: TabularModel(args.blocks, n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf, class_weight=cw,
+                                 random_state=s, classifier=args.classifier, regressor=args.regressor, C=args.C)
+    name = f"{args.classifier}/{args.regressor} {'+'.join(args.blocks)}"
+    oof = repeated_loco({name: (X, make), "shuffled": (X, lambda s: ShuffledLabels(make(s), random_state=s)),
+                         "mean": (X, lambda s: PrevalenceModel())}, y, comps, seeds=args.seeds, kfold=5)
+    scores = score_oof(oof, n_boot=args.n_boot)
+    print(selection_table(scores).to_markdown(index=False))
+    res = {"command": "python bench/bench_classify.py " + " ".join(sys.argv[1:]), "n": int(len(y)), "seeds": list(args.seeds),
+           "classification": json.loads(scores.round(4).to_json(orient="records"))}
+    # calibration on LOCO out-of-fold P_SI (all seeds pooled)
+    lo = oof.predictions[(oof.predictions["scheme"] == "loco") & (oof.predictions["model"] == name)]
+    cal = pd.concat([g.assign(p_iso=cross_fitted_isotonic(g)) for _, g in lo.groupby("seed")])
+    raw, iso = calibration_errors(cal["y"], cal["p_si"]), calibration_errors(cal["y"], cal["p_iso"])
+    print(f"\nLOCO calibration (seeds pooled): raw Brier {raw['brier']:.3f} ECE {raw['ece']:.3f}; cross-fitted isotonic "
+          f"(calibrator fitted on the other clusters' out-of-fold P_SI) Brier {iso['brier']:.3f} ECE {iso['ece']:.3f}")
+    rel = reliability_table(cal["y"], cal["p_si"], 10)
+    print(rel.round(3).to_markdown(index=False))
+    res["calibration"] = {"raw": raw, "isotonic_cross_fitted": iso, "reliability": json.loads(rel.round(4).to_json(orient="records"))}
+    # log10 sigma on the same LOCO folds and on 5-fold beside
+    reg = {"loco": loco_regression(make, X, y, sig, oof.folds)}
+    kf = {s: np.concatenate([np.full(len(va), i) for i, (_, va) in enumerate(KFold(5, shuffle=True, random_state=s).split(X))])[
+        np.argsort(np.concatenate([va for _, va in KFold(5, shuffle=True, random_state=s).split(X)]))] for s in args.seeds}
+    reg["kfold"] = loco_regression(make, X, y, sig, kf)
+    res["regression"] = {}
+    for scheme, r in reg.items():
+        per = r.groupby(["seed", "fold"]).apply(lambda g: pd.Series({"mae": (g["pred"] - g["log10_sigma"]).abs().mean(),
+                                                                      "mae_mean": (g["mean_pred"] - g["log10_sigma"]).abs().mean()}))
+        pooled = r.groupby("seed").apply(lambda g: pd.Series({
+            "mae": (g["pred"] - g["log10_sigma"]).abs().mean(), "mae_mean": (g["mean_pred"] - g["log10_sigma"]).abs().mean(),
+            "coverage": ((g["log10_sigma"] >= g["lo"]) & (g["log10_sigma"] <= g["hi"])).mean(),
+            "spearman": g[["pred", "log10_sigma"]].corr("spearman").iloc[0, 1]}))
+        row = {k: float(pooled[k].mean()) for k in pooled} | {f"{k}_seed_std": float(pooled[k].std(ddof=0)) for k in pooled} | {
+            "per_fold_mae_mean": float(per["mae"].mean()), "per_fold_mae_std": float(per["mae"].std(ddof=0)),
+            "per_fold_mae_mean_predictor": float(per["mae_mean"].mean())}
+        res["regression"][scheme] = row
+        print(f"\nlog10 sigma, {scheme}: pooled MAE {row['mae']:.2f} ± {row['mae_seed_std']:.2f} (seeds) vs training-mean "
+              f"predictor {row['mae_mean']:.2f}; per fold {row['per_fold_mae_mean']:.2f} ± {row['per_fold_mae_std']:.2f} "
+              f"(mean predictor {row['per_fold_mae_mean_predictor']:.2f}); 10-90 % interval coverage {row['coverage']:.2f}; "
+              f"Spearman {row['spearman']:.2f}")
+    if args.out:
+        oof.predictions.to_csv(args.out + ".classification.csv", index=False)
+        reg["loco"].to_csv(args.out + ".regression.csv", index=False)
+        with open(args.out, "w") as fh:
+            json.dump(res, fh, indent=1)
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
 def _hpo(args) -> None:
     import json
 
@@ -156,7 +255,7 @@ def _hpo(args) -> None:
     recs, labels = training_set(load("obelix:train"))
     fs = featurize(recs, level=0, representation="CAMN", progress=False)
     ids = fs.ids
-    base = dict(load_model().get_params()["configs"][0])
+    base = dict(load_model("atomsets").get_params()["configs"][0])
     base["epochs"] = args.epochs
     print(f"OBELiX train: {len(ids)} structures; baseline (shipped config at {args.epochs} epochs): {base}", flush=True)
     res = tune_atomsets(fs.X(ids), labels.loc[ids, "y"].to_numpy(), n_trials=args.trials, cpu_budget_s=args.cpu_budget,
@@ -238,8 +337,22 @@ def main(argv=None) -> int:
     se.add_argument("--only", nargs="+", default=None, help="only these model names")
     se.add_argument("--average", nargs="+", default=None, help="averages to add, members joined by '|'")
     se.add_argument("--n-boot", type=int, default=1000)
+    se.add_argument("--kfold", type=int, default=5, help="random k-fold beside LOCO (0: LOCO only)")
+    se.add_argument("--extra", action="store_true", help="also composition models with OBELiX-train entries that lack a CIF (training only)")
     se.add_argument("--out", default=None, help="CSV of the out-of-fold predictions (+ .folds.json)")
     se.set_defaults(func=_select)
+    sh = sub.add_parser("ship", help="issue 17: validate the tabular default (P_SI, log10 sigma, calibration) on repeated LOCO")
+    sh.add_argument("--blocks", nargs="+", default=["site_pool", "magpie"])
+    sh.add_argument("--trees", type=int, default=300)
+    sh.add_argument("--min-samples-leaf", type=int, default=1)
+    sh.add_argument("--class-weight", default="none", choices=["none", "balanced", "balanced_subsample"])
+    sh.add_argument("--classifier", default="rf", choices=["rf", "logistic"])
+    sh.add_argument("--regressor", default="rf", choices=["rf", "ridge"])
+    sh.add_argument("--C", type=float, default=1.0, help="logistic regularisation strength")
+    sh.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    sh.add_argument("--n-boot", type=int, default=1000)
+    sh.add_argument("--out", default=None, help="JSON of the validation metrics (for the model card) + CSVs beside")
+    sh.set_defaults(func=_ship)
     h = sub.add_parser("hpo")
     h.add_argument("--trials", type=int, default=30)
     h.add_argument("--cpu-budget", type=float, default=900.0, help="CPU seconds of this process")
@@ -260,7 +373,7 @@ def main(argv=None) -> int:
     t.add_argument("--workers", type=int, default=1)
     t.set_defaults(func=_throughput)
     args = p.parse_args(argv)
-    if args.cmd in ("cv", "select", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
+    if args.cmd in ("cv", "select", "ship", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
         print("bench cv/hpo/order need SICNB_DATA_DIR (OBELiX)", file=sys.stderr)
         return 2
     args.func(args)

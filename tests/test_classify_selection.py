@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sicnb.classify.forest import ForestModel, train_forest, tree_predictions, trees_to_json, _arrays
+from sicnb.classify.tabular import TabularModel, _arrays, train_tabular, tree_predictions, trees_to_json
 from sicnb.classify.selection import (ElmdKNN, PrevalenceModel, ShuffledLabels, average_predictions, composition_embeddings,
                                       pooled_site_embeddings, repeated_loco, score_oof)
 from sicnb.classify.validation import loco_clusters, loco_splits
@@ -39,6 +39,28 @@ def test_json_trees_equal_sklearn():
     np.testing.assert_allclose(tree_predictions(_arrays(trees_to_json(reg)), X).mean(axis=0), reg.predict(X), atol=1e-12)
 
 
+def test_logistic_tabular_model_equals_sklearn_and_round_trips(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.array([composition_embeddings(f)[:6] for f in FORMULAS])
+    X[3, 2] = np.nan  # a missing feature is imputed with the training median
+    y = np.array([1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0])
+    s = -6.0 + 3.0 * y + X[:, 0]
+    m = TabularModel(("sendek",), classifier="logistic", regressor="ridge", n_estimators=50).fit(X, y, s)
+    Xi = np.where(np.isnan(X), np.nanmedian(X, axis=0), X)
+    sc = StandardScaler().fit(Xi)
+    ref = LogisticRegression(C=1.0, max_iter=1000).fit(sc.transform(Xi), y)
+    np.testing.assert_allclose(m.predict_proba(X)[:, 1], ref.predict_proba(sc.transform(Xi))[:, 1], atol=1e-9)
+    df = m.predict_frame(X, ids=FORMULAS, formulas=FORMULAS)
+    assert (df["p_si_std"] > 0).all() and (df["log10_sigma_lo"] < df["log10_sigma_hi"]).all()
+    m.save(tmp_path / "m", card={"training_entries": [{"id": "a", "reduced_composition": "Li6PS5Cl"}]})
+    back = TabularModel.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(back.predict_frame(X, ids=FORMULAS, formulas=FORMULAS).drop(columns="in_training"),
+                                  df.drop(columns="in_training"), atol=1e-5)
+    assert back.predict_frame(X[:3], formulas=FORMULAS[:3])["in_training"].tolist() == [False, False, True]
+
+
 def test_loco_folds_never_share_a_cluster():
     cl = loco_clusters(FORMULAS, n_neighbors=8, min_samples=3, eps=4.0)["cluster"].to_numpy()
     splits = loco_splits(cl)
@@ -49,6 +71,18 @@ def test_loco_folds_never_share_a_cluster():
         assert len(tr) + len(va) == len(FORMULAS)
         seen.extend(va.tolist())
     assert sorted(seen) == list(range(len(FORMULAS)))
+
+
+def test_fast_metrics_equal_sklearn():
+    from sicnb.classify.selection import fast_metrics
+    from sicnb.classify.validation import classification_metrics
+
+    rng = np.random.default_rng(0)
+    for k in range(20):
+        y = rng.integers(0, 2, 40)
+        p = np.round(rng.random(40), 1 if k % 2 else 6)  # with and without tied scores
+        a, b = fast_metrics(y, p), classification_metrics(y, p)
+        assert abs(a["auc_pr"] - b["auc_pr"]) < 1e-12 and abs(a["mcc"] - b["mcc"]) < 1e-12
 
 
 def test_elmd_knn_and_controls():
@@ -76,7 +110,7 @@ def test_tiny_repeated_loco_beats_shuffled(obelix_small, tmp_path):
     """A tiny LOCO run on real OBELiX entries: the forest beats the same forest on permuted labels and the mean."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from sicnb.classify.forest import tabular_features
+    from sicnb.classify.tabular import tabular_features
 
     recs, labels = obelix_small
     tab, X = tabular_features(recs, ("site_pool", "magpie"), cache_dir=tmp_path)
@@ -101,9 +135,9 @@ def test_forest_card_roundtrip_and_in_training(obelix_small, tmp_path, li2o):
     from sicnb.classify import predict
 
     recs, labels = obelix_small
-    model, card = train_forest(recs[:40], n_estimators=20, cache_dir=tmp_path)
+    model, card = train_tabular(recs[:40], n_estimators=20, cache_dir=tmp_path)
     model.save(tmp_path / "m", card={**card, "command": "test"})
-    back = ForestModel.load(tmp_path / "m")
+    back = TabularModel.load(tmp_path / "m")
     entries = back.card_["training_entries"]
     assert len(entries) == back.n_train_ == card["n_train"] >= 35
     assert {e["id"] for e in entries} <= set(labels.index[:40])
@@ -121,4 +155,4 @@ def test_forest_card_roundtrip_and_in_training(obelix_small, tmp_path, li2o):
     from sicnb.errors import ModelUnavailableError
 
     with pytest.raises(ModelUnavailableError, match="checksum"):
-        ForestModel.load(tmp_path / "m")
+        TabularModel.load(tmp_path / "m")

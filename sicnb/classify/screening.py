@@ -74,12 +74,12 @@ def predict(items, model: SuperionicEnsemble | str | None = None, n_workers: int
     needs no model files). A V1–V3 model without the MEGNet Eform model raises
     :class:`ModelUnavailableError` with what to do.
     """
-    from sicnb.classify.forest import ForestModel, tabular_features
+    from sicnb.classify.tabular import TabularModel, tabular_features
 
-    ens = model if isinstance(model, (SuperionicEnsemble, ForestModel)) else load_model(model)
+    ens = model if isinstance(model, (SuperionicEnsemble, TabularModel)) else load_model(model)
     cols = ["formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred", "log10_sigma_lo",
             "log10_sigma_hi", "is_disordered", "superionic", "n_atoms", "error"]
-    if isinstance(ens, ForestModel):
+    if isinstance(ens, TabularModel):
         tab, X = tabular_features(items, ens.blocks, cache_dir=cache_dir, n_workers=n_workers, progress=progress)
         ok = list(tab.index[tab["has_features"]])
         pred = ens.predict_frame(X, ids=ok, formulas=tab.loc[ok, "formula"].tolist())

@@ -27,7 +27,7 @@ from sicnb.errors import InputError, ParameterError
 __all__ = [
     "POOLS", "POOLED_COLUMNS", "pooled_site_embeddings", "composition_embeddings", "magpie_features", "ElmdKNN", "PrevalenceModel",
     "ShuffledLabels", "OutOfFold", "repeated_loco", "score_oof", "bootstrap_interval", "selection_table",
-    "average_predictions",
+    "average_predictions", "fast_metrics", "reliability_table", "calibration_errors", "cross_fitted_isotonic", "loco_regression",
 ]
 
 POOLS = ("mean", "std", "max", "min")
@@ -153,12 +153,16 @@ def _take(X, idx):
 
 def repeated_loco(models: Mapping[str, tuple[Any, Callable[[int], Any]]], y, compositions: Sequence[str],
                   seeds: Sequence[int] = (0, 1, 2), kfold: int = 5, loco_params: Mapping[str, Any] | None = None,
-                  clusters: Mapping[int, np.ndarray] | None = None, log: Callable[[str], None] | None = None) -> OutOfFold:
+                  clusters: Mapping[int, np.ndarray] | None = None, log: Callable[[str], None] | None = None,
+                  extras: Mapping[str, tuple[Any, np.ndarray, np.ndarray]] | None = None) -> OutOfFold:
     """Fit every model on every fold of LOCO (clusters of :func:`loco_clusters` with UMAP ``random_state=seed``)
     and, beside it, of random ``kfold``-fold CV, for each seed; return the out-of-fold predictions.
 
     ``models``: name → (X, factory(seed) → estimator with ``fit``/``predict_proba``); X indexable by row.
     ``clusters``: optional precomputed {seed: cluster label per row} (skips UMAP).
+    ``extras``: model name → (X_extra, y_extra, anchor): extra *training-only* entries (e.g. labelled compositions
+    without a structure); each goes into a fold's training part only when its ``anchor`` row (its nearest
+    evaluated entry, e.g. in ElMD) is in that training part, so it never leaks into its own held-out cluster.
     """
     y = np.asarray(y).astype(int)
     if len(compositions) != len(y):
@@ -178,6 +182,11 @@ def repeated_loco(models: Mapping[str, tuple[Any, Callable[[int], Any]]], y, com
                 for fold, tr, va in splits:
                     if len(set(y[tr].tolist())) < 2:
                         p = np.full(len(va), float(y[tr].mean()))
+                    elif extras and name in extras:
+                        Xe, ye, anchor = extras[name]
+                        use = np.isin(anchor, tr)
+                        Xtr = np.vstack([_take(X, tr), Xe[use]])
+                        p = factory(seed).fit(Xtr, np.concatenate([y[tr], np.asarray(ye)[use]])).predict_proba(_take(X, va))[:, 1]
                     else:
                         p = factory(seed).fit(_take(X, tr), y[tr]).predict_proba(_take(X, va))[:, 1]
                     rows.append(pd.DataFrame({"scheme": scheme, "seed": seed, "model": name, "fold": fold,
@@ -198,6 +207,32 @@ def average_predictions(oof: OutOfFold, members: Sequence[str], name: str | None
     return OutOfFold(oof.y, pd.concat([p, avg[p.columns]], ignore_index=True), oof.folds)
 
 
+def fast_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """AUC-PR (average precision, ties grouped as scikit-learn does) and MCC in plain numpy, for bootstraps;
+    equal to :func:`~sicnb.classify.validation.classification_metrics` (tested)."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, float)
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.where(np.diff(ps) != 0)[0], len(ps) - 1]  # last index of each distinct score
+    tp = np.cumsum(ys)[last]
+    fp = (last + 1) - tp
+    npos = ys.sum()
+    if npos == 0:
+        ap = float("nan")
+    else:
+        precision = tp / (tp + fp)
+        recall = tp / npos
+        ap = float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    pred = p >= threshold
+    TP = float(np.sum(pred & (y == 1)))
+    TN = float(np.sum(~pred & (y == 0)))
+    FP = float(np.sum(pred & (y == 0)))
+    FN = float(np.sum(~pred & (y == 1)))
+    den = np.sqrt((TP + FP) * (TP + FN) * (TN + FP) * (TN + FN))
+    return {"auc_pr": ap, "mcc": float((TP * TN - FP * FN) / den) if den > 0 else 0.0}
+
+
 def bootstrap_interval(y, p_by_seed: Sequence[np.ndarray], metric: str = "auc_pr", n_boot: int = 1000,
                        random_state: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of the seed-averaged pooled ``metric`` under resampling of the entries."""
@@ -208,7 +243,7 @@ def bootstrap_interval(y, p_by_seed: Sequence[np.ndarray], metric: str = "auc_pr
         idx = rng.integers(0, len(y), len(y))
         if y[idx].min() == y[idx].max():
             continue
-        vals.append(np.mean([classification_metrics(y[idx], p[idx])[metric] for p in p_by_seed]))
+        vals.append(np.mean([fast_metrics(y[idx], p[idx])[metric] for p in p_by_seed]))
     a = (1 - level) / 2
     return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
 
@@ -224,10 +259,10 @@ def score_oof(oof: OutOfFold, n_boot: int = 1000) -> pd.DataFrame:
             gs = gs.sort_values("row")
             if y_ref is None:
                 y_ref = gs["y"].to_numpy()
-            pooled.append(classification_metrics(gs["y"], gs["p_si"]))
+            pooled.append(fast_metrics(gs["y"].to_numpy(), gs["p_si"].to_numpy()))
             p_by_seed.append(gs["p_si"].to_numpy())
             for _, gf in gs.groupby("fold"):
-                m = classification_metrics(gf["y"], gf["p_si"])
+                m = fast_metrics(gf["y"].to_numpy(), gf["p_si"].to_numpy())
                 per_fold.append(m)
         row = {"scheme": scheme, "model": model, "n_seeds": len(pooled), "n_folds": len(per_fold) // max(len(pooled), 1)}
         for met in ("auc_pr", "mcc"):
@@ -263,3 +298,53 @@ def selection_table(scores: pd.DataFrame) -> pd.DataFrame:
             row["k-fold pooled AUC-PR / MCC"] = f"{k['pooled_auc_pr']:.2f} / {k['pooled_mcc']:.2f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def reliability_table(y, p_si, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability diagram data: per equal-width P_SI bin the mean predicted P_SI, the observed superionic
+    fraction and the count (empty bins dropped)."""
+    y = np.asarray(y, float)
+    p = np.asarray(p_si, float)
+    b = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
+    df = pd.DataFrame({"bin": b, "p": p, "y": y}).groupby("bin").agg(p_mean=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
+    df["bin_lo"], df["bin_hi"] = df.index / n_bins, (df.index + 1) / n_bins
+    return df.reset_index(drop=True)[["bin_lo", "bin_hi", "p_mean", "observed", "n"]]
+
+
+def calibration_errors(y, p_si, n_bins: int = 10) -> dict[str, float]:
+    """Brier score and expected calibration error (count-weighted |observed − predicted| over bins)."""
+    t = reliability_table(y, p_si, n_bins)
+    y = np.asarray(y, float)
+    return {"brier": float(np.mean((np.asarray(p_si, float) - y) ** 2)),
+            "ece": float((t["n"] * (t["observed"] - t["p_mean"]).abs()).sum() / t["n"].sum())}
+
+
+def cross_fitted_isotonic(oof_fold: pd.DataFrame) -> np.ndarray:
+    """Isotonic recalibration of out-of-fold P_SI where each fold's calibrator is fitted on the *other* folds'
+    out-of-fold predictions (columns fold, y, p_si of one scheme/seed/model); returns calibrated P_SI in row order."""
+    from sklearn.isotonic import IsotonicRegression
+
+    out = np.empty(len(oof_fold))
+    f, y, p = oof_fold["fold"].to_numpy(), oof_fold["y"].to_numpy(float), oof_fold["p_si"].to_numpy(float)
+    for k in np.unique(f):
+        iso = IsotonicRegression(y_min=0, y_max=1, out_of_bounds="clip").fit(p[f != k], y[f != k])
+        out[f == k] = iso.predict(p[f == k])
+    return out
+
+
+def loco_regression(model_factory: Callable[[int], Any], X: np.ndarray, y, log10_sigma, folds: Mapping[int, np.ndarray]) -> pd.DataFrame:
+    """Out-of-fold log10 σ of a :class:`~sicnb.classify.tabular.TabularModel`-like model (``fit(X, y, log10_sigma)``,
+    ``predict_frame``) on each seed's LOCO clusters, beside the training-mean predictor. Columns seed, fold, row,
+    log10_sigma, pred, lo, hi, mean_pred, p_si, y."""
+    s = np.asarray(log10_sigma, float)
+    y = np.asarray(y).astype(int)
+    rows = []
+    for seed, cl in folds.items():
+        for fold, tr, va in loco_splits(cl):
+            m = model_factory(seed).fit(X[tr], y[tr], s[tr])
+            pf = m.predict_frame(X[va])
+            rows.append(pd.DataFrame({"seed": seed, "fold": fold, "row": va, "log10_sigma": s[va], "y": y[va],
+                                      "pred": pf["log10_sigma_pred"].to_numpy(), "lo": pf["log10_sigma_lo"].to_numpy(),
+                                      "hi": pf["log10_sigma_hi"].to_numpy(), "p_si": pf["p_si"].to_numpy(),
+                                      "mean_pred": np.nanmean(s[tr])}))
+    return pd.concat(rows, ignore_index=True)
