@@ -245,6 +245,23 @@ def _ship(args) -> None:
     print(f"\nwall time {time.perf_counter() - t:.0f} s")
 
 
+def _paired(args) -> None:
+    """Paired bootstrap of model A − model B on the out-of-fold CSV of a `select --out` run (per seed)."""
+    import pandas as pd
+
+    from sicnb.classify.selection import fast_metrics, paired_difference
+
+    p = pd.read_csv(args.oof)
+    p = p[p["scheme"] == args.scheme]
+    for seed, g in p.groupby("seed"):
+        a = g[g["model"] == args.a].sort_values("row")
+        b = g[g["model"] == args.b].sort_values("row")
+        avg = (a["p_si"].to_numpy() + b["p_si"].to_numpy()) / 2
+        d = paired_difference(a["y"].to_numpy(), a["p_si"].to_numpy(), b["p_si"].to_numpy(), n_boot=args.n_boot)
+        print(f"seed {seed} {args.scheme}: " + "; ".join(f"{k} {args.a} − {args.b} {v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]" for k, v in d.items())
+              + f"; average of the two {fast_metrics(a['y'].to_numpy(), avg)}")
+
+
 def _hpo(args) -> None:
     import json
 
@@ -353,6 +370,13 @@ def main(argv=None) -> int:
     sh.add_argument("--n-boot", type=int, default=1000)
     sh.add_argument("--out", default=None, help="JSON of the validation metrics (for the model card) + CSVs beside")
     sh.set_defaults(func=_ship)
+    pa = sub.add_parser("paired", help="paired bootstrap difference of two models in a `select --out` CSV")
+    pa.add_argument("--oof", required=True)
+    pa.add_argument("--a", required=True)
+    pa.add_argument("--b", required=True)
+    pa.add_argument("--scheme", default="loco")
+    pa.add_argument("--n-boot", type=int, default=2000)
+    pa.set_defaults(func=_paired)
     h = sub.add_parser("hpo")
     h.add_argument("--trials", type=int, default=30)
     h.add_argument("--cpu-budget", type=float, default=900.0, help="CPU seconds of this process")

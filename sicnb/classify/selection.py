@@ -27,7 +27,7 @@ from sicnb.errors import InputError, ParameterError
 __all__ = [
     "POOLS", "POOLED_COLUMNS", "pooled_site_embeddings", "composition_embeddings", "magpie_features", "ElmdKNN", "PrevalenceModel",
     "ShuffledLabels", "OutOfFold", "repeated_loco", "score_oof", "bootstrap_interval", "selection_table",
-    "average_predictions", "fast_metrics", "reliability_table", "calibration_errors", "cross_fitted_isotonic", "loco_regression",
+    "average_predictions", "fast_metrics", "reliability_table", "calibration_errors", "cross_fitted_isotonic", "loco_regression", "paired_difference",
 ]
 
 POOLS = ("mean", "std", "max", "min")
@@ -348,3 +348,21 @@ def loco_regression(model_factory: Callable[[int], Any], X: np.ndarray, y, log10
                                       "hi": pf["log10_sigma_hi"].to_numpy(), "p_si": pf["p_si"].to_numpy(),
                                       "mean_pred": np.nanmean(s[tr])}))
     return pd.concat(rows, ignore_index=True)
+
+
+def paired_difference(y, p_a, p_b, n_boot: int = 2000, random_state: int = 0, level: float = 0.95) -> dict[str, tuple[float, float, float]]:
+    """Model A − model B on the same entries: {metric: (difference, lo, hi)} with a paired bootstrap interval."""
+    y = np.asarray(y).astype(int)
+    p_a, p_b = np.asarray(p_a, float), np.asarray(p_b, float)
+    rng = np.random.default_rng(random_state)
+    diffs: dict[str, list[float]] = {"auc_pr": [], "mcc": []}
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if y[i].min() == y[i].max():
+            continue
+        a, b = fast_metrics(y[i], p_a[i]), fast_metrics(y[i], p_b[i])
+        for k in diffs:
+            diffs[k].append(a[k] - b[k])
+    full_a, full_b = fast_metrics(y, p_a), fast_metrics(y, p_b)
+    q = ((1 - level) / 2, 1 - (1 - level) / 2)
+    return {k: (full_a[k] - full_b[k], *map(float, np.quantile(v, q))) for k, v in diffs.items()}
