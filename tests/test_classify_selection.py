@@ -85,6 +85,19 @@ def test_fast_metrics_equal_sklearn():
         assert abs(a["auc_pr"] - b["auc_pr"]) < 1e-12 and abs(a["mcc"] - b["mcc"]) < 1e-12
 
 
+def test_paired_difference():
+    from sicnb.classify.selection import paired_difference
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 80)
+    good = np.clip(y * 0.6 + rng.random(80) * 0.4, 0, 1)
+    noise = rng.random(80)
+    d = paired_difference(y, good, noise, n_boot=200)
+    assert d["auc_pr"][1] > 0 and d["mcc"][1] > 0  # a clearly better model: the whole interval above zero
+    same = paired_difference(y, noise, noise, n_boot=50)
+    assert same["auc_pr"] == (0.0, 0.0, 0.0)
+
+
 def test_elmd_knn_and_controls():
     from sicnb.classify.validation import elmd_distance_matrix
 
