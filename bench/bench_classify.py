@@ -64,6 +64,204 @@ def _cv(args) -> None:
     print(f"\nwall time {time.perf_counter() - t:.0f} s")
 
 
+def _selection_data(cache_dir, with_atomsets: bool):
+    """Labelled OBELiX-train structures and every feature block of the LOCO comparison (cached)."""
+    import numpy as np
+
+    from sicnb.classify import featurize, training_set
+    from sicnb.classify.selection import POOLED_COLUMNS, magpie_features, pooled_site_embeddings
+    from sicnb.classify.sendek import SENDEK_FEATURES, sendek_features
+    from sicnb.data import load
+    from sicnb.parallel import pmap
+
+    recs, labels = training_set(load("obelix:train"))
+    site = pmap(pooled_site_embeddings, recs, {"representation": "CAMN"}, cache_dir=cache_dir, progress=False)
+    ok = [r for r in recs if not site.loc[r.id, "error"]]
+    ids = [r.id for r in ok]
+    feats = {"site_pool": site.loc[ids, list(POOLED_COLUMNS)].to_numpy(float),
+             "magpie": magpie_features([r.structure.composition for r in ok])}
+    sen = pmap(sendek_features, ok, {}, cache_dir=cache_dir, progress=False)
+    feats["sendek"] = sen.reindex(ids)[list(SENDEK_FEATURES)].to_numpy(float) if set(SENDEK_FEATURES) <= set(sen) else np.full((len(ids), 5), np.nan)
+    if with_atomsets:
+        fs = featurize(ok, level=0, representation="CAMN", cache_dir=cache_dir, progress=False)
+        feats["V0"] = [fs.matrices[i] if i in fs.matrices else np.zeros((1, 16), np.float32) for i in ids]
+    return ok, labels.loc[ids], feats
+
+
+def _select(args) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    from sicnb.classify import AtomSetsClassifier, elmd_distance_matrix, load_model, sendek_model
+    from sicnb.classify.selection import (ElmdKNN, PrevalenceModel, ShuffledLabels, average_predictions, repeated_loco,
+                                          score_oof, selection_table)
+
+    t = time.perf_counter()
+    cache = os.environ.get("SICNB_CACHE_DIR")
+    ok, labels, F = _selection_data(cache, args.atomsets)
+    y = labels["y"].to_numpy().astype(int)
+    comps = labels["composition"].tolist()
+    print(f"OBELiX train: {len(y)} labelled structures, positive fraction {y.mean():.3f}; features {time.perf_counter() - t:.0f} s", flush=True)
+    both = np.hstack([F["site_pool"], F["magpie"]])
+    D = elmd_distance_matrix(comps)
+    idx = np.arange(len(y)).reshape(-1, 1)
+    rf = lambda s: RandomForestClassifier(n_estimators=args.trees, random_state=s, n_jobs=1)
+    et = lambda s: ExtraTreesClassifier(n_estimators=args.trees, random_state=s, n_jobs=1)
+    gb = lambda s: GradientBoostingClassifier(n_estimators=200, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=s)
+    models = {
+        "RF site-pool": (F["site_pool"], rf), "RF Magpie": (F["magpie"], rf), "RF site-pool+Magpie": (both, rf),
+        "ET site-pool+Magpie": (both, et),
+        "RF site-pool+Magpie (balanced)": (both, lambda s: RandomForestClassifier(n_estimators=args.trees, class_weight="balanced_subsample", min_samples_leaf=2, random_state=s, n_jobs=1)),
+        "RF Magpie (balanced)": (F["magpie"], lambda s: RandomForestClassifier(n_estimators=args.trees, class_weight="balanced_subsample", min_samples_leaf=2, random_state=s, n_jobs=1)), "GB site-pool": (F["site_pool"], gb), "GB Magpie": (F["magpie"], gb),
+        "GB site-pool+Magpie": (both, gb),
+        "Sendek LR (C=0.1)": (F["sendek"], lambda s: sendek_model(C=0.1, random_state=s)),
+        "Sendek LR (C=10)": (F["sendek"], lambda s: sendek_model(C=10.0, random_state=s)),
+        "RF Sendek": (F["sendek"], lambda s: make_pipeline(SimpleImputer(strategy="median"), rf(s))),
+        "GB Sendek": (F["sendek"], lambda s: make_pipeline(SimpleImputer(strategy="median"), gb(s))),
+        "RF Sendek+site-pool": (np.hstack([F["sendek"], F["site_pool"]]), lambda s: make_pipeline(SimpleImputer(strategy="median"), rf(s))),
+        "kNN ElMD (k=5)": (idx, lambda s: ElmdKNN(D, k=5)), "kNN ElMD (k=15)": (idx, lambda s: ElmdKNN(D, k=15)), "Sendek LR": (F["sendek"], lambda s: sendek_model(C=1.0, random_state=s)),
+        "shuffled (RF site-pool+Magpie)": (both, lambda s: ShuffledLabels(rf(s), random_state=s)),
+        "mean": (idx, lambda s: PrevalenceModel()),
+    }
+    if args.atomsets:
+        cfg = dict(load_model("atomsets").get_params()["configs"][0])
+        cfg["epochs"] = args.epochs
+        models["AtomSets CAMN-V0"] = (F["V0"], lambda s: AtomSetsClassifier(**{**cfg, "random_state": s}))
+    extras = {}
+    if args.extra:
+        # OBELiX-train entries without a usable CIF (composition only): training-only, anchored to the nearest
+        # structure entry in ElMD so that they leave with its cluster
+        from sicnb.classify.selection import composition_embeddings, magpie_features
+        from sicnb.classify.validation import _pettifor_cdfs
+        from sicnb.data import load
+        from scipy.spatial.distance import cdist
+
+        full = pd.DataFrame([{"id": r.id, **r.labels} for r in load("obelix:train")]).set_index("id")
+        full = full[~full.index.isin(labels.index) & np.isfinite(full["log10_sigma"].astype(float))]
+        full = full[full["composition"].astype(str).str.contains("Li")]
+        ecomp = full["composition"].astype(str).tolist()
+        ye = (full["log10_sigma"].astype(float) >= -4).astype(int).to_numpy()
+        anchor = cdist(_pettifor_cdfs(ecomp), _pettifor_cdfs(comps), metric="cityblock").argmin(axis=1)
+        Xm = magpie_features(ecomp)
+        Xc = np.array([composition_embeddings(c) for c in ecomp])
+        Fc = np.array([composition_embeddings(r.structure.composition) for r in ok])
+        models["RF Magpie +extra"] = (F["magpie"], rf)
+        extras["RF Magpie +extra"] = (Xm, ye, anchor)
+        models["RF comp-pool+Magpie +extra"] = (np.hstack([Fc, F["magpie"]]), rf)
+        extras["RF comp-pool+Magpie +extra"] = (np.hstack([Xc, Xm]), ye, anchor)
+        models["RF comp-pool+Magpie"] = (np.hstack([Fc, F["magpie"]]), rf)
+        models["RF Magpie (balanced) +extra"] = models["RF Magpie (balanced)"]
+        extras["RF Magpie (balanced) +extra"] = (Xm, ye, anchor)
+        print(f"extra composition-only training entries: {len(ye)} (positive fraction {ye.mean():.3f})", flush=True)
+    if args.only:
+        models = {k: v for k, v in models.items() if k in args.only}
+    oof = repeated_loco(models, y, comps, seeds=args.seeds, kfold=args.kfold, extras=extras,
+                        log=lambda m: print(f"  [{time.perf_counter() - t:.0f} s] {m}", flush=True))
+    for cl_seed, cl in oof.folds.items():
+        sizes = pd.Series(cl).value_counts().sort_index()
+        pos = pd.Series(y).groupby(cl).mean().round(2)
+        print(f"LOCO seed {cl_seed}: {len(sizes)} clusters, sizes {sizes.to_dict()}, superionic fraction {pos.to_dict()}")
+    for members in args.average or []:
+        oof = average_predictions(oof, members.split("|"))
+    if args.out:
+        oof.predictions.to_csv(args.out, index=False)
+        with open(args.out + ".folds.json", "w") as fh:
+            json.dump({str(k): [int(c) for c in v] for k, v in oof.folds.items()} | {"ids": list(labels.index)}, fh)
+    scores = score_oof(oof, n_boot=args.n_boot)
+    print(f"\nLOCO over seeds {args.seeds} (pooled = all held-out clusters concatenated, mean over seeds, bootstrap 95 % CI "
+          f"over entries; per-cluster = mean ± std over clusters and seeds); 5-fold pooled beside:")
+    print(selection_table(scores).to_markdown(index=False))
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
+def _ship(args) -> None:
+    """Validate the candidate default (TabularModel) on the selection's repeated LOCO folds: P_SI, log10 σ, calibration."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import KFold
+
+    from sicnb.classify.tabular import TabularModel
+    from sicnb.classify.selection import (PrevalenceModel, ShuffledLabels, calibration_errors, cross_fitted_isotonic,
+                                          loco_regression, reliability_table, repeated_loco, score_oof, selection_table)
+
+    t = time.perf_counter()
+    ok, labels, F = _selection_data(os.environ.get("SICNB_CACHE_DIR"), False)
+    y = labels["y"].to_numpy().astype(int)
+    sig = labels["log10_sigma"].to_numpy(float)
+    comps = labels["composition"].tolist()
+    X = np.hstack([F[b] for b in args.blocks])
+    cw = None if args.class_weight == "none" else args.class_weight
+    make = lambda s: TabularModel(args.blocks, n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf, class_weight=cw,
+                                 random_state=s, classifier=args.classifier, regressor=args.regressor, C=args.C)
+    name = f"{args.classifier}/{args.regressor} {'+'.join(args.blocks)}"
+    oof = repeated_loco({name: (X, make), "shuffled": (X, lambda s: ShuffledLabels(make(s), random_state=s)),
+                         "mean": (X, lambda s: PrevalenceModel())}, y, comps, seeds=args.seeds, kfold=5)
+    scores = score_oof(oof, n_boot=args.n_boot)
+    print(selection_table(scores).to_markdown(index=False))
+    res = {"command": "python bench/bench_classify.py " + " ".join(sys.argv[1:]), "n": int(len(y)), "seeds": list(args.seeds),
+           "classification": json.loads(scores.round(4).to_json(orient="records"))}
+    # calibration on LOCO out-of-fold P_SI (all seeds pooled)
+    lo = oof.predictions[(oof.predictions["scheme"] == "loco") & (oof.predictions["model"] == name)]
+    cal = pd.concat([g.assign(p_iso=cross_fitted_isotonic(g)) for _, g in lo.groupby("seed")])
+    raw, iso = calibration_errors(cal["y"], cal["p_si"]), calibration_errors(cal["y"], cal["p_iso"])
+    print(f"\nLOCO calibration (seeds pooled): raw Brier {raw['brier']:.3f} ECE {raw['ece']:.3f}; cross-fitted isotonic "
+          f"(calibrator fitted on the other clusters' out-of-fold P_SI) Brier {iso['brier']:.3f} ECE {iso['ece']:.3f}")
+    rel = reliability_table(cal["y"], cal["p_si"], 10)
+    print(rel.round(3).to_markdown(index=False))
+    res["calibration"] = {"raw": raw, "isotonic_cross_fitted": iso, "reliability": json.loads(rel.round(4).to_json(orient="records"))}
+    # log10 sigma on the same LOCO folds and on 5-fold beside
+    reg = {"loco": loco_regression(make, X, y, sig, oof.folds)}
+    kf = {s: np.concatenate([np.full(len(va), i) for i, (_, va) in enumerate(KFold(5, shuffle=True, random_state=s).split(X))])[
+        np.argsort(np.concatenate([va for _, va in KFold(5, shuffle=True, random_state=s).split(X)]))] for s in args.seeds}
+    reg["kfold"] = loco_regression(make, X, y, sig, kf)
+    res["regression"] = {}
+    for scheme, r in reg.items():
+        per = r.groupby(["seed", "fold"]).apply(lambda g: pd.Series({"mae": (g["pred"] - g["log10_sigma"]).abs().mean(),
+                                                                      "mae_mean": (g["mean_pred"] - g["log10_sigma"]).abs().mean()}))
+        pooled = r.groupby("seed").apply(lambda g: pd.Series({
+            "mae": (g["pred"] - g["log10_sigma"]).abs().mean(), "mae_mean": (g["mean_pred"] - g["log10_sigma"]).abs().mean(),
+            "coverage": ((g["log10_sigma"] >= g["lo"]) & (g["log10_sigma"] <= g["hi"])).mean(),
+            "spearman": g[["pred", "log10_sigma"]].corr("spearman").iloc[0, 1]}))
+        row = {k: float(pooled[k].mean()) for k in pooled} | {f"{k}_seed_std": float(pooled[k].std(ddof=0)) for k in pooled} | {
+            "per_fold_mae_mean": float(per["mae"].mean()), "per_fold_mae_std": float(per["mae"].std(ddof=0)),
+            "per_fold_mae_mean_predictor": float(per["mae_mean"].mean())}
+        res["regression"][scheme] = row
+        print(f"\nlog10 sigma, {scheme}: pooled MAE {row['mae']:.2f} ± {row['mae_seed_std']:.2f} (seeds) vs training-mean "
+              f"predictor {row['mae_mean']:.2f}; per fold {row['per_fold_mae_mean']:.2f} ± {row['per_fold_mae_std']:.2f} "
+              f"(mean predictor {row['per_fold_mae_mean_predictor']:.2f}); 10-90 % interval coverage {row['coverage']:.2f}; "
+              f"Spearman {row['spearman']:.2f}")
+    if args.out:
+        oof.predictions.to_csv(args.out + ".classification.csv", index=False)
+        reg["loco"].to_csv(args.out + ".regression.csv", index=False)
+        with open(args.out, "w") as fh:
+            json.dump(res, fh, indent=1)
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
+def _paired(args) -> None:
+    """Paired bootstrap of model A − model B on the out-of-fold CSV of a `select --out` run (per seed)."""
+    import pandas as pd
+
+    from sicnb.classify.selection import fast_metrics, paired_difference
+
+    p = pd.read_csv(args.oof)
+    p = p[p["scheme"] == args.scheme]
+    for seed, g in p.groupby("seed"):
+        a = g[g["model"] == args.a].sort_values("row")
+        b = g[g["model"] == args.b].sort_values("row")
+        avg = (a["p_si"].to_numpy() + b["p_si"].to_numpy()) / 2
+        d = paired_difference(a["y"].to_numpy(), a["p_si"].to_numpy(), b["p_si"].to_numpy(), n_boot=args.n_boot)
+        print(f"seed {seed} {args.scheme}: " + "; ".join(f"{k} {args.a} − {args.b} {v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]" for k, v in d.items())
+              + f"; average of the two {fast_metrics(a['y'].to_numpy(), avg)}")
+
+
 def _hpo(args) -> None:
     import json
 
@@ -74,7 +272,7 @@ def _hpo(args) -> None:
     recs, labels = training_set(load("obelix:train"))
     fs = featurize(recs, level=0, representation="CAMN", progress=False)
     ids = fs.ids
-    base = dict(load_model().get_params()["configs"][0])
+    base = dict(load_model("atomsets").get_params()["configs"][0])
     base["epochs"] = args.epochs
     print(f"OBELiX train: {len(ids)} structures; baseline (shipped config at {args.epochs} epochs): {base}", flush=True)
     res = tune_atomsets(fs.X(ids), labels.loc[ids, "y"].to_numpy(), n_trials=args.trials, cpu_budget_s=args.cpu_budget,
@@ -148,6 +346,37 @@ def main(argv=None) -> int:
     c.add_argument("--no-kfold", action="store_true", help="LOCO only")
     c.add_argument("--out", default=None, help="CSV of the per-split rows (model and controls)")
     c.set_defaults(func=_cv)
+    se = sub.add_parser("select", help="issue 17: every model on the same repeated LOCO folds (and 5-fold beside)")
+    se.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    se.add_argument("--trees", type=int, default=300)
+    se.add_argument("--atomsets", action="store_true", help="also AtomSets CAMN-V0 (shipped config; slow)")
+    se.add_argument("--epochs", type=int, default=40)
+    se.add_argument("--only", nargs="+", default=None, help="only these model names")
+    se.add_argument("--average", nargs="+", default=None, help="averages to add, members joined by '|'")
+    se.add_argument("--n-boot", type=int, default=1000)
+    se.add_argument("--kfold", type=int, default=5, help="random k-fold beside LOCO (0: LOCO only)")
+    se.add_argument("--extra", action="store_true", help="also composition models with OBELiX-train entries that lack a CIF (training only)")
+    se.add_argument("--out", default=None, help="CSV of the out-of-fold predictions (+ .folds.json)")
+    se.set_defaults(func=_select)
+    sh = sub.add_parser("ship", help="issue 17: validate the tabular default (P_SI, log10 sigma, calibration) on repeated LOCO")
+    sh.add_argument("--blocks", nargs="+", default=["site_pool", "magpie"])
+    sh.add_argument("--trees", type=int, default=300)
+    sh.add_argument("--min-samples-leaf", type=int, default=1)
+    sh.add_argument("--class-weight", default="none", choices=["none", "balanced", "balanced_subsample"])
+    sh.add_argument("--classifier", default="rf", choices=["rf", "logistic"])
+    sh.add_argument("--regressor", default="rf", choices=["rf", "ridge"])
+    sh.add_argument("--C", type=float, default=1.0, help="logistic regularisation strength")
+    sh.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    sh.add_argument("--n-boot", type=int, default=1000)
+    sh.add_argument("--out", default=None, help="JSON of the validation metrics (for the model card) + CSVs beside")
+    sh.set_defaults(func=_ship)
+    pa = sub.add_parser("paired", help="paired bootstrap difference of two models in a `select --out` CSV")
+    pa.add_argument("--oof", required=True)
+    pa.add_argument("--a", required=True)
+    pa.add_argument("--b", required=True)
+    pa.add_argument("--scheme", default="loco")
+    pa.add_argument("--n-boot", type=int, default=2000)
+    pa.set_defaults(func=_paired)
     h = sub.add_parser("hpo")
     h.add_argument("--trials", type=int, default=30)
     h.add_argument("--cpu-budget", type=float, default=900.0, help="CPU seconds of this process")
@@ -168,7 +397,7 @@ def main(argv=None) -> int:
     t.add_argument("--workers", type=int, default=1)
     t.set_defaults(func=_throughput)
     args = p.parse_args(argv)
-    if args.cmd in ("cv", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
+    if args.cmd in ("cv", "select", "ship", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
         print("bench cv/hpo/order need SICNB_DATA_DIR (OBELiX)", file=sys.stderr)
         return 2
     args.func(args)

@@ -205,6 +205,10 @@ def test_default_model_predicts_offline(monkeypatch, lgps, li2o):
     ok = out.loc[["lgps", "li2o"]]
     assert ok["p_si"].between(0, 1).all() and (ok["p_si_std"] >= 0).all() and (ok["d_training"] > 0).all()
     assert ok.loc["lgps", "p_si"] > 0.5  # Li10GeP2S12, σ ≈ 1e-2 S/cm (Kamaya 2011)
+    assert (ok["log10_sigma_lo"] < ok["log10_sigma_pred"]).all() and (ok["log10_sigma_pred"] < ok["log10_sigma_hi"]).all()
+    # the paper's AtomSets ensemble stays available by name
+    paper = predict({"li2o": li2o}, model="atomsets", progress=False)
+    assert 0 <= paper.loc["li2o", "p_si"] <= 1 and np.isnan(paper.loc["li2o", "log10_sigma_pred"])
     assert bool(ok.loc["lgps", "is_disordered"]) and not bool(ok.loc["li2o", "is_disordered"])
     assert "Og" in out.loc["bad", "error"] and np.isnan(out.loc["bad", "p_si"])
 
@@ -227,7 +231,9 @@ def test_cli_predict(tmp_path, li2o):
     out = tmp_path / "preds.csv"
     assert main(["classify", "predict", "--input", str(tmp_path / "Li2O.cif"), "--out", str(out), "--cache-dir", "none"]) == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == ["id", "formula", "p_si", "p_si_std", "d_training", "is_disordered", "error"]
+    assert list(df.columns) == ["id", "formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred",
+                                "log10_sigma_lo", "log10_sigma_hi", "is_disordered", "error"]
+    assert not bool(df.loc[0, "in_training"])  # Li2O is not an OBELiX-train composition of the shipped model
     assert 0 <= df.loc[0, "p_si"] <= 1
 
 

@@ -8,7 +8,31 @@ import sys
 __all__ = ["register"]
 
 
+def _train_tabular(args) -> int:
+    from pathlib import Path
+
+    from sicnb import __version__
+    from sicnb.classify.tabular import train_tabular
+    from sicnb.cli import cache_arg
+    from sicnb.data import load_many
+
+    ds = load_many(args.data, mobile_ion=args.mobile_ion, data_dir=args.data_dir)
+    print(f"sicnb: {ds!r}", file=sys.stderr)
+    model, card = train_tabular(ds, blocks=args.blocks, n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf,
+                               random_state=args.seed, source="+".join(args.data), cache_dir=cache_arg(args),
+                               n_workers=args.workers, classifier=args.classifier, regressor=args.regressor, C=args.C)
+    card["command"] = "sicnb classify " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train"):]) if "train" in sys.argv else ""
+    card["sicnb_version"] = __version__
+    if args.validation:
+        card["validation"] = json.loads(Path(args.validation).read_text())
+    model.save(args.out, card=card)
+    print(f"sicnb: saved {args.classifier}/{args.regressor} model ({'+'.join(args.blocks)}) on {card['n_train']} entries to {args.out}", file=sys.stderr)
+    return 0
+
+
 def _train(args) -> int:
+    if args.kind == "tabular":
+        return _train_tabular(args)
     from sicnb import __version__
     from sicnb.classify.screening import train_ensemble
     from sicnb.classify.validation import cross_validate, kfold_splits, summarize_cv
@@ -46,21 +70,33 @@ def _predict(args) -> int:
 
     ds = load_inputs(args)
     table = predict(ds, model=args.model, n_workers=args.workers, cache_dir=cache_arg(args))
-    write_table(table[["formula", "p_si", "p_si_std", "d_training", "is_disordered", "error"]], args.out)
+    write_table(table[["formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred", "log10_sigma_lo",
+                       "log10_sigma_hi", "is_disordered", "error"]], args.out)
     return 0
 
 
 def register(subparsers) -> None:
     from sicnb.cli import add_input_args
 
-    p = subparsers.add_parser("classify", help="AtomSets superionic classifier (McHaffie et al. 2025): train / predict")
+    p = subparsers.add_parser("classify", help="superionic classifier + log10 sigma (McHaffie et al. 2025; LOCO-selected default): train / predict")
     sub = p.add_subparsers(dest="classify_command", metavar="ACTION")
     sub.required = True
 
     t = sub.add_parser("train", help="train an ensemble on labelled data (e.g. obelix:train) and save a model folder")
     t.add_argument("--data", action="append", required=True, help="labelled source(s), e.g. obelix:train")
     t.add_argument("--out", "-o", required=True, help="model folder to write")
-    t.add_argument("--n-models", type=int, default=10, help="ensemble members (paper: 100)")
+    t.add_argument("--kind", default="tabular", choices=["tabular", "atomsets"],
+                   help="tabular: P_SI classifier + log10 sigma regressor (the LOCO-selected default: logistic regression on "
+                        "the Sendek features + random-forest log10 sigma); "
+                        "atomsets: the paper's AtomSets ensemble")
+    t.add_argument("--blocks", nargs="+", default=["sendek"], help="feature blocks (sendek, site_pool, magpie, comp_pool)")
+    t.add_argument("--trees", type=int, default=300, help="tabular rf: trees per forest")
+    t.add_argument("--min-samples-leaf", type=int, default=1, help="tabular rf: min samples per leaf")
+    t.add_argument("--classifier", default="logistic", choices=["logistic", "rf"], help="tabular: P_SI model")
+    t.add_argument("--regressor", default="rf", choices=["rf", "ridge"], help="tabular: log10 sigma model")
+    t.add_argument("--C", type=float, default=1.0, help="logistic regularisation strength")
+    t.add_argument("--validation", default=None, help="tabular: JSON of validation metrics (bench_classify.py ship --out) to store in the card")
+    t.add_argument("--n-models", type=int, default=10, help="atomsets: ensemble members (paper: 100)")
     t.add_argument("--level", type=int, default=0, choices=[0, 1, 2, 3], help="atom features V0..V3")
     t.add_argument("--representation", default="CAMN", choices=["CAMN", "CAN", "CAMNS", "CANS"])
     t.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
@@ -79,7 +115,8 @@ def register(subparsers) -> None:
     t.add_argument("--data-dir", default=None)
     t.set_defaults(func=_train)
 
-    q = sub.add_parser("predict", help="P_SI, its ensemble std and d_training for every input structure")
+    q = sub.add_parser("predict", help="P_SI (± std), log10 sigma with interval, d_training and in_training for every input structure")
     add_input_args(q)
-    q.add_argument("--model", default=None, help="model folder (default: the shipped ensemble)")
+    q.add_argument("--model", default=None, help="'default' (shipped, LOCO-selected; OBELiX train only), 'atomsets' "
+                                                 "(the paper's AtomSets ensemble) or a model folder")
     q.set_defaults(func=_predict)

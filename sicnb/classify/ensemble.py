@@ -24,9 +24,12 @@ from sicnb.classify.atomsets import CITATIONS, AtomSetsClassifier
 from sicnb.classify.features import EFORM_MODEL, atom_features
 from sicnb.errors import InputError, ModelUnavailableError, ParameterError
 
-__all__ = ["FeatureSet", "featurize", "SuperionicEnsemble", "DEFAULT_MODEL_DIR", "load_model", "superionic_labels"]
+__all__ = ["FeatureSet", "featurize", "SuperionicEnsemble", "DEFAULT_MODEL_DIR", "ATOMSETS_MODEL_DIR", "MODEL_DIRS", "load_model", "superionic_labels"]
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
+ATOMSETS_MODEL_DIR = Path(__file__).with_name("atomsets_model")
+#: shipped model names accepted by :func:`load_model` and ``sicnb classify predict --model``
+MODEL_DIRS = {"default": DEFAULT_MODEL_DIR, "atomsets": ATOMSETS_MODEL_DIR}
 FORMAT = "sicnb-atomsets-ensemble/1"
 
 
@@ -82,6 +85,29 @@ def superionic_labels(labels: pd.DataFrame, threshold_log10_s_cm: float = -4.0) 
 
 def _pool(X: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([np.asarray(m, dtype=np.float64).mean(axis=0) for m in X])
+
+
+def write_model_folder(directory: Path, payload: str, text: str, meta: dict) -> Path:
+    """Write ``<payload>.json`` and ``model.json`` (``meta`` plus ``<payload>_sha256``) to ``directory``."""
+    (directory / f"{payload}.json").write_text(text)
+    (directory / "model.json").write_text(json.dumps({**meta, f"{payload}_sha256": hashlib.sha256(text.encode()).hexdigest()}, indent=1))
+    return directory
+
+
+def read_model_folder(directory: str | os.PathLike, payload: str, fmt: str) -> tuple[dict, str]:
+    """(``model.json`` as a dict, text of ``<payload>.json``) of a model folder, after checking its format and the
+    payload's SHA-256 (``<payload>_sha256`` in model.json); :class:`ModelUnavailableError` saying what is wrong."""
+    d = Path(directory)
+    try:
+        meta = json.loads((d / "model.json").read_text())
+        text = (d / f"{payload}.json").read_text()
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailableError(f"No readable sicnb classifier in {d} ({exc}); train one with `sicnb classify train`.") from exc
+    if meta.get("format") != fmt:
+        raise ModelUnavailableError(f"{d}/model.json has format {meta.get('format')!r}, expected {fmt!r}")
+    if hashlib.sha256(text.encode()).hexdigest() != meta.get(f"{payload}_sha256"):
+        raise ModelUnavailableError(f"{d}/{payload}.json does not match the checksum in model.json; the model folder is corrupt")
+    return meta, text
 
 
 class SuperionicEnsemble:
@@ -188,29 +214,17 @@ class SuperionicEnsemble:
             "n_train": self.n_train_, "train_positive_fraction": self.train_positive_fraction_,
             "feature_spec": {"level": self.level, "representation": self.representation, "mobile_ion": self.mobile_ion,
                              "megnet_model": EFORM_MODEL if self.level else None},
-            "pca": pca, "train_vectors": np.round(self.train_vectors_, 6).tolist(),
-            "weights_sha256": hashlib.sha256(wtext.encode()).hexdigest(), "card": card or {},
+            "pca": pca, "train_vectors": np.round(self.train_vectors_, 6).tolist(), "card": card or {},
             "citations": self.citations(),
         }
-        (d / "weights.json").write_text(wtext)
-        (d / "model.json").write_text(json.dumps(meta, indent=1))
-        return d
+        return write_model_folder(d, "weights", wtext, meta)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "SuperionicEnsemble":
         """Load a model folder written by :meth:`save` (checks the weights' SHA-256)."""
         from sklearn.decomposition import PCA
 
-        d = Path(directory)
-        try:
-            meta = json.loads((d / "model.json").read_text())
-            wtext = (d / "weights.json").read_text()
-        except (OSError, ValueError) as exc:
-            raise ModelUnavailableError(f"No readable sicnb classifier in {d} ({exc}); train one with `sicnb classify train`.") from exc
-        if meta.get("format") != FORMAT:
-            raise ModelUnavailableError(f"{d}/model.json has format {meta.get('format')!r}, expected {FORMAT!r}")
-        if hashlib.sha256(wtext.encode()).hexdigest() != meta.get("weights_sha256"):
-            raise ModelUnavailableError(f"{d}/weights.json does not match the checksum in model.json; the model folder is corrupt")
+        meta, wtext = read_model_folder(directory, "weights", FORMAT)
         obj = cls(**meta["params"])
         obj.members_ = [AtomSetsClassifier.from_json(m) for m in json.loads(wtext)["members"]]
         pca = PCA(n_components=len(meta["pca"]["explained_variance"]), whiten=True)
@@ -229,6 +243,17 @@ class SuperionicEnsemble:
         return obj
 
 
-def load_model(model_dir: str | os.PathLike | None = None) -> SuperionicEnsemble:
-    """A saved ensemble; ``None`` → the shipped default (``sicnb/classify/default_model``)."""
-    return SuperionicEnsemble.load(model_dir if model_dir is not None else DEFAULT_MODEL_DIR)
+def load_model(model_dir: str | os.PathLike | None = None):
+    """A saved model folder: ``None`` or ``"default"`` → the shipped default (``sicnb/classify/default_model``, a
+    :class:`~sicnb.classify.tabular.TabularModel` chosen by LOCO), ``"atomsets"`` → the paper's AtomSets ensemble
+    (``sicnb/classify/atomsets_model``); otherwise a folder written by either class (told apart by its format)."""
+    d = Path(MODEL_DIRS.get(str(model_dir), model_dir) if model_dir is not None else DEFAULT_MODEL_DIR)
+    try:
+        fmt = json.loads((d / "model.json").read_text()).get("format")
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailableError(f"No readable sicnb classifier in {d} ({exc}); train one with `sicnb classify train`.") from exc
+    if fmt == FORMAT:
+        return SuperionicEnsemble.load(d)
+    from sicnb.classify.tabular import TabularModel
+
+    return TabularModel.load(d)

@@ -8,6 +8,7 @@ ranked list; ranked by P_SI → the Table 2-style top-N.
 """
 from __future__ import annotations
 
+import os
 import warnings
 
 from typing import Any, Sequence
@@ -75,7 +76,16 @@ def predict(items, model: SuperionicEnsemble | str | None = None, n_workers: int
     needs no model files). A V1–V3 model without the MEGNet Eform model raises
     :class:`ModelUnavailableError` with what to do.
     """
-    ens = model if isinstance(model, SuperionicEnsemble) else load_model(model)
+    from sicnb.classify.tabular import TabularModel, tabular_features
+
+    ens = model if isinstance(model, (SuperionicEnsemble, TabularModel)) else load_model(model)
+    cols = ["formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred", "log10_sigma_lo",
+            "log10_sigma_hi", "is_disordered", "superionic", "n_atoms", "error"]
+    if isinstance(ens, TabularModel):
+        tab, X = tabular_features(items, ens.blocks, cache_dir=cache_dir, n_workers=n_workers, progress=progress)
+        ok = list(tab.index[tab["has_features"]])
+        pred = ens.predict_frame(X, ids=ok, formulas=tab.loc[ok, "formula"].tolist())
+        return tab.drop(columns=["has_features"]).join(pred, how="left")[cols]
     if ens.level:
         from sicnb.potentials import matgl_model_path
 
@@ -93,7 +103,11 @@ def predict(items, model: SuperionicEnsemble | str | None = None, n_workers: int
     ids = fs.ids
     pred = ens.predict_frame(fs.X(ids), ids=ids)
     out = out.join(pred, how="left")
-    return out[["formula", "p_si", "p_si_std", "d_training", "is_disordered", "superionic", "n_atoms", "error"]]
+    train = set(getattr(ens, "card_", {}).get("training_formulas", []))
+    out["in_training"] = [f in train for f in out["formula"].fillna("")] if train else np.nan
+    for c in ("log10_sigma_pred", "log10_sigma_lo", "log10_sigma_hi"):
+        out[c] = np.nan  # the AtomSets ensemble has no regression head
+    return out[cols]
 
 
 def band_gap(structure: Structure, fidelity: int = 0, model: str = BANDGAP_MODEL) -> dict:
@@ -148,7 +162,7 @@ def screen(items, model: SuperionicEnsemble | str | None = None, eg_min_ev: floa
     """
     from sicnb.parallel import pmap
 
-    ens = model if isinstance(model, SuperionicEnsemble) else load_model(model)
+    ens = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_model(model)
     pred = predict(items, ens, n_workers=n_workers, cache_dir=cache_dir, progress=progress)
     source = "none"
     if isinstance(band_gaps, pd.Series):

@@ -80,3 +80,28 @@ def psi_vs_dtraining_figure(screened: pd.DataFrame):
                      title="P_SI vs distance to the nearest training structure", color_continuous_scale="Viridis")
     fig.update_layout(xaxis_title="d_training (PCA-whitened)", yaxis_title="P_SI")
     return fig
+
+
+def reliability_figure(table: pd.DataFrame, title: str = ""):
+    """Reliability diagram from :func:`sicnb.classify.selection.reliability_table` (observed vs mean P_SI per bin)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash"}, name="perfect"),
+                     go.Scatter(x=table["p_mean"], y=table["observed"], mode="lines+markers", text=table["n"],
+                                hovertemplate="P_SI %{x:.2f}<br>observed %{y:.2f}<br>n=%{text}", name="out-of-fold")])
+    fig.update_layout(xaxis_title="mean predicted P_SI in bin", yaxis_title="observed superionic fraction", template="plotly_white",
+                      xaxis_range=[0, 1], yaxis_range=[0, 1], title=title or "Reliability on LOCO out-of-fold predictions")
+    return fig
+
+
+def parity_figure(df: pd.DataFrame, color: str = "fold", title: str = ""):
+    """Predicted vs measured log10 σ (columns log10_sigma, pred, lo, hi), coloured by held-out cluster."""
+    import plotly.express as px
+
+    d = df.assign(err_plus=df["hi"] - df["pred"], err_minus=df["pred"] - df["lo"])
+    fig = px.scatter(d, x="log10_sigma", y="pred", color=d[color].astype(str), error_y="err_plus", error_y_minus="err_minus",
+                     template="plotly_white", title=title or "log10 σ: LOCO out-of-fold prediction vs measurement")
+    lo, hi = float(min(d["log10_sigma"].min(), d["lo"].min())), float(max(d["log10_sigma"].max(), d["hi"].max()))
+    fig.add_shape(type="line", x0=lo, y0=lo, x1=hi, y1=hi, line={"dash": "dash"})
+    fig.update_layout(xaxis_title="measured log10 σ (S/cm)", yaxis_title="predicted log10 σ (S/cm)", legend_title="held-out")
+    return fig
