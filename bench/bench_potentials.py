@@ -9,7 +9,9 @@ aggregation (what sicnb computed before the fix); CHGNet 0.3.0 (trained on MP202
 about 0.687 eV per O lower); SevenNet-0; and the Materials Project PBE energy (uncorrected) where sicnb has one
 (sicnb.potentials.selftest). Cells: the self-test crystals at experimental lattice constants, Li3N, Li2S and three
 larger cells of the embedded Materials Project pool, pymatgen's bundled LiFePO4 and Li3V2(PO4)3 (a NASICON-family
-phosphate), and antiperovskite Li3OCl built at a = 3.91 Å (Zhao & Daemen, JACS 134, 15042 (2012)).
+phosphate), antiperovskite Li3OCl built at a = 3.91 Å (Zhao & Daemen, JACS 134, 15042 (2012)), and, when
+$SICNB_DATA_DIR holds OBELiX, gamma-Li3PS4 (Pmn2_1) from OBELiX entry joc (ICSD 180318, Homma et al. 2011): its CIF
+gives the S sites occupancy 0.9775 (Li6P2S7.82); they are set to 1 for the ideal ordered cell Li6P2S8.
 """
 from __future__ import annotations
 
@@ -37,7 +39,32 @@ def cells() -> dict[str, Structure]:
     out["Li3OCl (antiperovskite, a = 3.91 A)"] = Structure(
         Lattice.cubic(3.91), ["O", "Cl", "Li", "Li", "Li"],
         [[0.5, 0.5, 0.5], [0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    li3ps4 = gamma_li3ps4()
+    if li3ps4 is not None:
+        out["gamma-Li3PS4 (OBELiX joc, S occ. 0.98 -> 1)"] = li3ps4
     return out
+
+
+def gamma_li3ps4() -> Structure | None:
+    """gamma-Li3PS4 from OBELiX (entry joc), S sites filled to full occupancy; None without local OBELiX."""
+    import os
+
+    if not os.environ.get("SICNB_DATA_DIR"):
+        return None
+    from sicnb.data import obelix
+
+    rec = next((r for r in obelix("all").records if r.id == "obelix:joc"), None)
+    if rec is None or rec.structure is None:
+        return None
+    s = rec.structure.copy()
+    for i, site in enumerate(s):
+        (el, occ), = site.species.items()  # one species per site in this CIF
+        if occ < 1.0:
+            if occ < 0.95:
+                raise ValueError(f"joc site {i}: occupancy {occ} is too low to be treated as full")
+            s.replace(i, el.symbol)
+    assert s.is_ordered and s.composition.reduced_formula == "Li3PS4"
+    return s
 
 
 def main() -> None:
