@@ -116,10 +116,12 @@ def test_md_validation_table_follows_nernst_einstein_and_arrhenius(hot_li3n_vali
     assert table["D_kinisi_cm2_s"].notna().all() or table["kinisi_error"].astype(bool).all()
 
 
-def test_default_md_potential_sevennet_runs():
+def test_sevennet_md_runs():
+    """SevenNet-0 (the paper's MD potential, App. A; weights in its wheel) stays selectable beside the M3GNet default."""
     from sicnb.md import run_md
 
-    traj = run_md(_li3n(), 1000.0, time_ps=0.02, timestep_fs=2.0, equilibration_ps=0.0, sample_fs=2.0, min_length_A=3.0)
+    traj = run_md(_li3n(), 1000.0, time_ps=0.02, timestep_fs=2.0, equilibration_ps=0.0, sample_fs=2.0, min_length_A=3.0,
+                  potential="sevennet")
     assert traj.potential.startswith("sevennet") and traj.positions_A.shape == (11, 4, 3)
     assert np.isfinite(traj.positions_A).all() and 100 < traj.mean_temperature_k < 3000
 

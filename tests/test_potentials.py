@@ -198,3 +198,28 @@ def test_chgnet_energies_run_without_autograd_and_match():
     assert seen and not any(seen)
     ref = pot._impl.predict_structure(cells, task="e", batch_size=2)
     np.testing.assert_allclose(e, [float(p["e"]) * len(s) for p, s in zip(ref, cells)], rtol=0, atol=1e-5)
+
+
+def test_first_available_potential_skips_only_unavailable_models(monkeypatch):
+    """Offline without local matgl models the PES notebook falls back to CHGNet and says why; a model that loads but
+    fails its self-test is never skipped."""
+    import sicnb.potentials as P
+    from sicnb.errors import ModelIntegrityError, ModelUnavailableError
+
+    def fake(name, model=None):
+        if name == "m3gnet":
+            raise ModelUnavailableError("Could not load matgl model 'M3GNet-MP-2021.2.8-PES' (needs the network)")
+        if name == "sevennet":
+            raise ModelIntegrityError("SevenNet-0: MgO -2.1 eV/atom, expected -5.95 +/- 0.1")
+        return object()
+
+    monkeypatch.setattr(P, "as_potential", fake)
+    monkeypatch.setattr(P, "_UNAVAILABLE", {})
+    assert P.first_available_potential(["chgnet", "m3gnet"]) == ("chgnet", "")
+    name, note = P.first_available_potential(["m3gnet", "chgnet"])
+    assert name == "chgnet" and "m3gnet" in note and "needs the network" in note
+    with pytest.raises(ModelIntegrityError):
+        P.first_available_potential(["sevennet", "chgnet"])
+    with pytest.raises(ModelUnavailableError, match="none of the potentials"):
+        P.first_available_potential(["m3gnet"])
+    assert "needs the network" in P._UNAVAILABLE["m3gnet"]  # remembered: not tried again in this process

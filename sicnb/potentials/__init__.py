@@ -42,9 +42,9 @@ from typing import Any, Sequence
 import numpy as np
 from pymatgen.core import Structure
 
-from sicnb.errors import ModelIntegrityError, ModelUnavailableError, ParameterError, StructureError, require
+from sicnb.errors import ModelIntegrityError, ModelUnavailableError, OptionalDependencyError, ParameterError, StructureError, require
 
-__all__ = ["load_potential", "as_potential", "Potential", "matgl_model_path", "load_matgl_model", "resolve_matgl_name", "POTENTIALS",
+__all__ = ["load_potential", "as_potential", "first_available_potential", "Potential", "matgl_model_path", "load_matgl_model", "resolve_matgl_name", "POTENTIALS",
            "DEFAULT_MODELS", "ModelIntegrityError"]
 
 POTENTIALS = ("m3gnet", "chgnet", "sevennet")
@@ -330,3 +330,31 @@ def as_potential(potential: "str | Potential", model: str | None = None) -> Pote
     if isinstance(potential, str):
         return _load_potential_cached(potential, model)
     return potential
+
+
+#: potentials found unavailable in this process, with the reason (see :func:`first_available_potential`)
+_UNAVAILABLE: dict[str, str] = {}
+
+
+def first_available_potential(names: Sequence[str]) -> tuple[str, str]:
+    """The first potential of ``names`` that loads here (and passes its self-test), with a note naming each one
+    skipped and why (``""`` when the first loads).
+
+    Only *unavailable* models are skipped (no local folder and no network, a missing package): a model that loads
+    but fails its self-test raises :class:`ModelIntegrityError`, never falls back. For notebooks and CLIs that prefer
+    the paper's potential (M3GNet, whose weights matgl downloads) but must run offline on the wheels' CHGNet.
+    Raises :class:`ModelUnavailableError` when none loads."""
+    skipped: list[str] = []
+    for name in names:
+        if name in _UNAVAILABLE:  # tried in this process already (a failed download can take a minute)
+            skipped.append(f"{name}: {_UNAVAILABLE[name]}")
+            continue
+        try:
+            as_potential(name)
+        except (ModelUnavailableError, OptionalDependencyError) as exc:
+            _UNAVAILABLE[name] = str(exc).splitlines()[0][:200]
+            skipped.append(f"{name}: {_UNAVAILABLE[name]}")
+            continue
+        note = f"using {name!r} because " + "; ".join(skipped) if skipped else ""
+        return name, note
+    raise ModelUnavailableError("none of the potentials " + ", ".join(map(repr, names)) + " could be loaded: " + "; ".join(skipped))
