@@ -68,6 +68,9 @@ def gamma_li3ps4() -> Structure | None:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0]).parse_args()  # --help; no options
     warnings.filterwarnings("ignore")
     from sicnb.potentials import Potential, load_potential
     from sicnb.potentials.convention import apply_aggregation

@@ -23,6 +23,9 @@ class _TimedPotential:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0]).parse_args()  # --help; no options
     warnings.filterwarnings("ignore")
     from sicnb.data import embedded
     from sicnb.pes import pes_descriptors
