@@ -89,6 +89,7 @@ from sicnb.pes.grid import (
     space_group_ops,
     space_group_ops_checked,
     stabiliser,
+    standard_origin,
     symmetrize_structure,
 )
 from sicnb.pes.levelmap import (
@@ -658,6 +659,8 @@ def pes_scan(
     shift = 0.0
     if symmetrize and use_symmetry:
         ordered, shift = symmetrize_structure(ordered, symprec=symprec)
+    if use_symmetry:  # the space group's own origin, so its operations act on the grid whatever the input's origin
+        ordered, _ = standard_origin(ordered, symprec=symprec)
     pot = _cached_potential(potential, model)
     step = scan_kwargs.pop("step", 0.25)
     ops, symmetry_fallback = space_group_ops_checked(ordered, symprec=symprec) if use_symmetry else ([(np.eye(3, dtype=int), np.zeros(3))], "")
