@@ -6,13 +6,17 @@ modify its input, and must give the same table through ``pmap`` with 1 and N wor
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from pymatgen.core import Structure
 from pymatgen.core.operations import SymmOp
 
-__all__ = ["transformed_copies", "assert_same_result", "assert_descriptor_invariant", "assert_same_for_workers", "PairPotential"]
+__all__ = ["transformed_copies", "assert_same_result", "assert_descriptor_invariant", "assert_same_for_workers", "PairPotential", "no_browser_env",
+           "NO_BROWSER_SITECUSTOMIZE"]
 
 
 def _rotation(seed: int = 0) -> np.ndarray:
@@ -195,3 +199,28 @@ class PairPotential:
             atoms.calc = calc
             out.append(float(atoms.get_potential_energy()))
         return np.asarray(out, dtype=float)
+
+
+#: a ``sitecustomize`` that makes kaleido's own browser lookup (choreographer's ``Chromium.find_browser``) find nothing
+NO_BROWSER_SITECUSTOMIZE = """
+try:
+    from choreographer.browsers.chromium import Chromium
+    Chromium.find_browser = classmethod(lambda cls, **kw: None)
+except Exception:
+    pass
+"""
+
+
+def no_browser_env(folder: str | os.PathLike, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a child process that sees a machine without a browser (a fresh machine after the README's
+    set-up command): PATH holds only this Python's scripts, no ``BROWSER_PATH``, and a ``sitecustomize`` written to
+    ``folder/nobrowser_site`` (put first on ``PYTHONPATH``) disables choreographer's lookup of the usual install
+    locations. ``base``: the environment to start from (default: this process's)."""
+    site = Path(folder) / "nobrowser_site"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "sitecustomize.py").write_text(NO_BROWSER_SITECUSTOMIZE)
+    env = dict(os.environ if base is None else base)
+    env.pop("BROWSER_PATH", None)
+    env["PATH"] = str(Path(sys.executable).parent)
+    env["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
