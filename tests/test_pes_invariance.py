@@ -11,7 +11,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from sicnb.pes import pes_descriptors
-from sicnb.pes.grid import grid_shape, space_group_ops, standard_origin
+from sicnb.pes.grid import grid_shape, space_group_ops, standard_origin, translations_fit_grid
 from sicnb.testing import PairPotential, assert_same_result, transformed_copies
 
 #: diagnostics that describe the input frame or the cost, not the crystal: ``symmetrize_max_shift_A`` is how far the
@@ -34,7 +34,8 @@ def test_pes_descriptors_invariant_under_rotation_translation_permutation(descri
     """Rotation and site order leave the fractional grid as it was; a translation is undone by
     :func:`standard_origin` (the space group's own origin), so all three give the same grid points, the same energies
     and the same descriptors to rounding (1e-9). Before the origin was standardised, the translated copy asked for a
-    27720³ grid (the lcm of arbitrary translation denominators) and died allocating 19 TiB."""
+    27720³ grid (the lcm of arbitrary translation denominators) and died allocating 19 TiB. (An input whose own origin
+    fits the grid but is not the standard one keeps it, so its translated copies agree only to the grid scale.)"""
     pot = PairPotential()
     params = {"potential": pot, "step": 0.5}
     ref = pes_descriptors(li2o, **params)
@@ -46,11 +47,15 @@ def test_pes_descriptors_invariant_under_rotation_translation_permutation(descri
 
 def test_standard_origin_makes_translations_grid_compatible(li2o):
     """A Li2O copy shifted by an arbitrary vector gets back a space group whose translations are multiples of 1/2..1/6,
-    hence the same grid as the original (7x7x7 at 0.5 Å)."""
+    hence the same grid as the original (7x7x7 at 0.5 Å). ``pes_scan`` moves only inputs whose translations do not fit
+    a grid (in the embedded pool, 7 of the first 300 ordered cells, e.g. LiZr2N3 mbdiel-0768, whose grid at 0.25 Å
+    shrinks from 27x27x154 to 27x27x18); inputs in a crystallographic setting keep their origin and their results."""
     shifted = li2o.copy()
     shifted.translate_sites(list(range(len(shifted))), [0.137, -0.291, 0.443], frac_coords=True, to_unit_cell=True)
+    assert translations_fit_grid(space_group_ops(li2o)) and not translations_fit_grid(space_group_ops(shifted))
     back, shift = standard_origin(shifted)
     assert np.abs(shift).max() > 0.1  # it did move the structure
+    assert translations_fit_grid(space_group_ops(back))
     for _, t in space_group_ops(back):
         assert np.allclose(t * 12, np.round(t * 12), atol=1e-6), t
     assert grid_shape(back.lattice, 0.5, space_group_ops(back)) == grid_shape(li2o.lattice, 0.5, space_group_ops(li2o)) == (7, 7, 7)
