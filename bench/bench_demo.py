@@ -27,25 +27,13 @@ import time
 from pathlib import Path
 
 TARGET_S = 600.0
-NO_BROWSER_SITECUSTOMIZE = """
-try:
-    from choreographer.browsers.chromium import Chromium
-    Chromium.find_browser = classmethod(lambda cls, **kw: None)
-except Exception:
-    pass
-"""
 
 
 def run_demo(mode: str, work: Path, extra: list[str]) -> dict:
-    env = dict(os.environ)
+    from sicnb.testing import no_browser_env
+
+    env = no_browser_env(work) if mode == "no-browser" else dict(os.environ)
     env["SICNB_CACHE_DIR"] = str(work / f"cache-{mode}")
-    if mode == "no-browser":
-        site = work / "nobrowser_site"
-        site.mkdir(exist_ok=True)
-        (site / "sitecustomize.py").write_text(NO_BROWSER_SITECUSTOMIZE)
-        env.pop("BROWSER_PATH", None)
-        env["PATH"] = str(Path(sys.executable).parent)
-        env["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     out = work / f"demo-{mode}"
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "sicnb.cli", "demo", "--smoke", "--out", str(out), *extra], env=env, capture_output=True, text=True)

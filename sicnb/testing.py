@@ -6,13 +6,17 @@ modify its input, and must give the same table through ``pmap`` with 1 and N wor
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from pymatgen.core import Structure
 from pymatgen.core.operations import SymmOp
 
-__all__ = ["transformed_copies", "assert_same_result", "assert_descriptor_invariant", "assert_same_for_workers"]
+__all__ = ["transformed_copies", "assert_same_result", "assert_descriptor_invariant", "assert_same_for_workers", "PairPotential", "no_browser_env",
+           "NO_BROWSER_SITECUSTOMIZE"]
 
 
 def _rotation(seed: int = 0) -> np.ndarray:
@@ -24,8 +28,14 @@ def _rotation(seed: int = 0) -> np.ndarray:
     return q
 
 
-def transformed_copies(structure: Structure, cell_choice: bool = True, supercell: bool = False, seed: int = 0) -> dict[str, Structure]:
-    """Copies of ``structure`` describing the same crystal: rotated, translated, permuted, other cell choice, supercell."""
+#: the default other cell choice: same cell, basis (a + b, b, c)
+DEFAULT_CELL_CHOICE = ((1, 1, 0), (0, 1, 0), (0, 0, 1))
+
+
+def transformed_copies(structure: Structure, cell_choice: bool = True, supercell: bool = False, seed: int = 0,
+                       cell_choice_matrix: Sequence[Sequence[int]] = DEFAULT_CELL_CHOICE) -> dict[str, Structure]:
+    """Copies of ``structure`` describing the same crystal: rotated, translated, permuted, other cell choice
+    (``cell_choice_matrix``, integer with determinant 1), supercell."""
     out = {}
     s = structure.copy()
     s.apply_operation(SymmOp.from_rotation_and_translation(_rotation(seed), [0, 0, 0]), fractional=False)
@@ -38,7 +48,10 @@ def transformed_copies(structure: Structure, cell_choice: bool = True, supercell
     out["permutation"] = Structure.from_sites([structure[int(i)] for i in order])
     if cell_choice:
         s = structure.copy()
-        s.make_supercell([[1, 1, 0], [0, 1, 0], [0, 0, 1]])  # unimodular: same cell, other basis
+        m = np.asarray(cell_choice_matrix, dtype=int)
+        if round(abs(np.linalg.det(m))) != 1:
+            raise ValueError(f"cell_choice_matrix must be unimodular (det ±1), got {m.tolist()}")
+        s.make_supercell(m.tolist())  # unimodular: same cell, other basis
         out["cell_choice"] = s
     if supercell:
         s = structure.copy()
@@ -101,9 +114,11 @@ def assert_descriptor_invariant(
     cell_choice: bool = True,
     supercell: bool = False,
     nan_allowed: Iterable[str] = (),
+    cell_choice_matrix: Sequence[Sequence[int]] = DEFAULT_CELL_CHOICE,
 ) -> dict:
     """Run the invariance suite: rotation, translation, permutation, cell choice (and supercell for
-    intensive descriptors), input not modified. Returns the reference result.
+    intensive descriptors), input not modified. Returns the reference result. ``cell_choice_matrix`` picks the other
+    basis (grid-based descriptors: one whose axes keep their lengths, so the grid is the same point set).
 
     Every numeric key of the reference must be finite-or-inf (no NaN) for this valid structure, except
     the keys in ``nan_allowed`` (documented NaN answers, e.g. "no 3D path" → NaN barrier).
@@ -120,7 +135,7 @@ def assert_descriptor_invariant(
         if k not in allowed:
             arr = _as_float_array(k, v, "reference")
             assert not np.isnan(arr).any(), f"{k} is NaN for a valid structure ({arr}); list it in nan_allowed only if NaN is its documented answer"
-    for name, s in transformed_copies(structure, cell_choice=cell_choice, supercell=supercell).items():
+    for name, s in transformed_copies(structure, cell_choice=cell_choice, supercell=supercell, cell_choice_matrix=cell_choice_matrix).items():
         assert_same_result(ref, func(s, **params), rtol=rtol, atol=atol, keys=keys, label=name, nan_allowed=allowed)
     return ref
 
@@ -149,3 +164,63 @@ def assert_same_for_workers(
     assert ok_rows, f"every item failed, nothing to compare: {a['error'].tolist()}"
     for i in ok_rows:
         assert_same_result(a.loc[i].to_dict(), b.loc[i].to_dict(), rtol=rtol, atol=1e-12, keys=keys, label=f"workers item {i}", nan_allowed=nan_allowed)
+
+
+class PairPotential:
+    """A cheap, real potential for tests of potential-driven descriptors (PES scans): ASE's Lennard-Jones calculator
+    (one ``sigma``/``epsilon`` for every pair, smooth cut-off at ``rc`` Å) behind the interface of
+    :class:`sicnb.potentials.Potential` (``energies(structures, batch_size)``, ``calculator()``, ``provenance``).
+
+    Energies are invariant under rotation, translation, site order and cell choice, as a potential's must be, and
+    cost ~1 ms per small cell instead of an ML potential's ~50 ms. Picklable, so it travels to Dask workers.
+    Not a model of any material: its numbers are for invariance checks only."""
+
+    def __init__(self, sigma_A: float = 2.0, epsilon_eV: float = 0.05, cutoff_A: float = 6.0):
+        self.sigma_A, self.epsilon_eV, self.cutoff_A = float(sigma_A), float(epsilon_eV), float(cutoff_A)
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"potential": "lennard-jones", "potential_model": f"sigma={self.sigma_A:g} A, epsilon={self.epsilon_eV:g} eV, rc={self.cutoff_A:g} A",
+                "potential_source": "ase.calculators.lj.LennardJones (test potential)"}
+
+    def calculator(self):
+        from ase.calculators.lj import LennardJones
+
+        return LennardJones(sigma=self.sigma_A, epsilon=self.epsilon_eV, rc=self.cutoff_A, smooth=True)
+
+    def energies(self, structures: Iterable[Structure], batch_size: int = 16) -> np.ndarray:
+        """Total energies (eV per cell); ``batch_size`` is accepted for the interface and unused."""
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        calc = self.calculator()
+        out = []
+        for s in structures:
+            atoms = AseAtomsAdaptor.get_atoms(s)
+            atoms.calc = calc
+            out.append(float(atoms.get_potential_energy()))
+        return np.asarray(out, dtype=float)
+
+
+#: a ``sitecustomize`` that makes kaleido's own browser lookup (choreographer's ``Chromium.find_browser``) find nothing
+NO_BROWSER_SITECUSTOMIZE = """
+try:
+    from choreographer.browsers.chromium import Chromium
+    Chromium.find_browser = classmethod(lambda cls, **kw: None)
+except Exception:
+    pass
+"""
+
+
+def no_browser_env(folder: str | os.PathLike, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for a child process that sees a machine without a browser (a fresh machine after the README's
+    set-up command): PATH holds only this Python's scripts, no ``BROWSER_PATH``, and a ``sitecustomize`` written to
+    ``folder/nobrowser_site`` (put first on ``PYTHONPATH``) disables choreographer's lookup of the usual install
+    locations. ``base``: the environment to start from (default: this process's)."""
+    site = Path(folder) / "nobrowser_site"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "sitecustomize.py").write_text(NO_BROWSER_SITECUSTOMIZE)
+    env = dict(os.environ if base is None else base)
+    env.pop("BROWSER_PATH", None)
+    env["PATH"] = str(Path(sys.executable).parent)
+    env["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env

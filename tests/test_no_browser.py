@@ -20,17 +20,10 @@ pytest.importorskip("kaleido")
 
 import plotly.graph_objects as go  # noqa: E402
 
+from sicnb.testing import no_browser_env  # noqa: E402
 from sicnb.viz import display as vd  # noqa: E402
 
 SCRIPT_RE = re.compile(r"<script[^>]*data-sicnb-plotlyjs[^>]*>", re.I)
-#: makes kaleido's own browser lookup (choreographer) find nothing, in this and in child processes
-NO_BROWSER_SITECUSTOMIZE = '''
-try:
-    from choreographer.browsers.chromium import Chromium
-    Chromium.find_browser = classmethod(lambda cls, **kw: None)
-except Exception:
-    pass
-'''
 
 
 def _chromium() -> str | None:
@@ -54,22 +47,24 @@ def _fig() -> go.Figure:
     return go.Figure(go.Scatter(x=[0, 1, 2], y=[1.0, 3.0, 2.0]), layout={"title": {"text": "offline check"}})
 
 
-def _no_browser_env(tmp_path: Path) -> dict[str, str]:
-    """Environment of a machine without a browser: PATH holds only the venv's scripts, no
-    BROWSER_PATH, and choreographer's lookup of usual install locations finds nothing."""
-    site = tmp_path / "nobrowser_site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(NO_BROWSER_SITECUSTOMIZE)
-    env = dict(os.environ)
-    env.pop("BROWSER_PATH", None)
-    env["PATH"] = str(Path(sys.executable).parent)
-    env["PYTHONPATH"] = os.pathsep.join([str(site)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return env
-
-
 # --------------------------------------------------------------------------------------------
 # figure_png never blocks
 # --------------------------------------------------------------------------------------------
+@pytest.mark.timeout(120)
+def test_no_browser_env_hides_every_browser_from_a_child(tmp_path, monkeypatch):
+    """``sicnb.testing.no_browser_env`` (used here and by bench/bench_demo.py): in the child, choreographer's lookup
+    finds nothing even when this process's BROWSER_PATH names an executable, and PATH is this Python's scripts only."""
+    monkeypatch.setenv("BROWSER_PATH", sys.executable)
+    env = no_browser_env(tmp_path)
+    code = ("import os, shutil, sys; from choreographer.browsers.chromium import Chromium; "
+            "print(Chromium.find_browser(), os.environ.get('BROWSER_PATH'), os.environ['PATH'] == os.path.dirname(sys.executable), "
+            "shutil.which('sh'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=100)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["None", "None", "True", "None"]
+    assert "BROWSER_PATH" in os.environ  # this process's environment is untouched
+
+
 @pytest.mark.timeout(60)
 def test_figure_png_returns_none_at_once_without_chrome(fresh_png_state, monkeypatch, tmp_path):
     from choreographer.browsers.chromium import Chromium
@@ -223,7 +218,7 @@ def test_demo_without_a_browser_finishes_with_offline_figures(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
         [sys.executable, "-m", "sicnb.cli", "demo", "--smoke", "--only", "00_", "--only", "01_", "--timeout", "900", "--out", str(out)],
-        env=_no_browser_env(tmp_path), capture_output=True, text=True, timeout=1400,
+        env=no_browser_env(tmp_path), capture_output=True, text=True, timeout=1400,
     )
     log = proc.stderr
     assert proc.returncode == 0, log[-3000:]

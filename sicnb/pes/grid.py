@@ -23,7 +23,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["symmetrize_structure", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "atomic_radii", "space_group_ops", "space_group_ops_checked", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
+__all__ = ["symmetrize_structure", "standard_origin", "translations_fit_grid", "grid_shape", "frac_grid", "excluded_mask", "nearest_distance", "atomic_radii", "space_group_ops", "space_group_ops_checked", "grid_symmetry_ops", "orbit_labels", "stabiliser"]
 
 
 def space_group_ops(structure: Structure, symprec: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -98,6 +98,35 @@ def _denominators(ops, max_den: int = 12) -> np.ndarray:
             d = Fraction(float(t[i])).limit_denominator(max_den).denominator
             den[i] = np.lcm(den[i], d)
     return den
+
+
+def translations_fit_grid(ops, tol: float = 1e-4) -> bool:
+    """True when every translation of ``ops`` is a multiple of 1/24 (within ``tol``), as in any crystallographic
+    setting; False for an origin placed arbitrarily (move it with :func:`standard_origin`)."""
+    return all(np.all(np.abs(24 * np.asarray(t, dtype=float) - np.round(24 * np.asarray(t, dtype=float))) < 24 * tol) for _, t in ops)
+
+
+def standard_origin(structure: Structure, symprec: float = 0.01, angle_tolerance: float = 5.0) -> tuple[Structure, np.ndarray]:
+    """The structure translated so that the origin of spglib's standard setting of its space group sits at fractional
+    ``0`` (same cell basis, same site order), and the fractional shift applied (``x' = x + P^-1 p``, spglib's
+    ``x_s = P x + p``). With that origin every space-group translation is a multiple of 1/2, 1/3, 1/4 or 1/6, so the
+    operations map the scan grid onto itself; an input translated by an arbitrary vector would otherwise ask
+    :func:`grid_shape` for the least common multiple of arbitrary denominators (``pes_scan`` moves only such inputs:
+    an origin that already fits the grid is kept, so results of inputs in a crystallographic setting are unchanged).
+    P1 inputs come back unchanged."""
+    import spglib
+
+    numbers = np.array([site.specie.Z for site in structure])
+    ds = spglib.get_symmetry_dataset((np.array(structure.lattice.matrix), structure.frac_coords, numbers),
+                                     symprec=symprec, angle_tolerance=angle_tolerance)
+    if ds is None or len(ds.rotations) <= 1:
+        return structure.copy(), np.zeros(3)
+    shift = np.linalg.solve(np.asarray(ds.transformation_matrix, dtype=float), np.asarray(ds.origin_shift, dtype=float))
+    shift -= np.floor(shift + 1e-9)
+    out = structure.copy()
+    if np.abs(shift).max() > 1e-12:
+        out.translate_sites(list(range(len(out))), shift, frac_coords=True, to_unit_cell=True)
+    return out, shift
 
 
 def grid_shape(lattice: Lattice, step: float = 0.25, ops=None) -> tuple[int, int, int]:

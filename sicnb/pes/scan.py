@@ -89,7 +89,9 @@ from sicnb.pes.grid import (
     space_group_ops,
     space_group_ops_checked,
     stabiliser,
+    standard_origin,
     symmetrize_structure,
+    translations_fit_grid,
 )
 from sicnb.pes.levelmap import (
     DEFAULT_THRESHOLDS_EV,
@@ -661,6 +663,9 @@ def pes_scan(
     pot = _cached_potential(potential, model)
     step = scan_kwargs.pop("step", 0.25)
     ops, symmetry_fallback = space_group_ops_checked(ordered, symprec=symprec) if use_symmetry else ([(np.eye(3, dtype=int), np.zeros(3))], "")
+    if use_symmetry and not translations_fit_grid(ops):  # an arbitrary origin: move it to the space group's own
+        ordered, _ = standard_origin(ordered, symprec=symprec)
+        ops, symmetry_fallback = space_group_ops_checked(ordered, symprec=symprec)
     shape = grid_shape(ordered.lattice, step, ops if use_symmetry else None)
     sites = mobile_sites(ordered, mobile_ion) if use_symmetry else None
     if sites and not symmetry_fallback:
