@@ -780,5 +780,6 @@ def pes_descriptors(
 # (exhaustive results are unchanged from 3: same code path); 5: self-calibrated path margin by default; 6: MPE
 # certified by an evaluated path and an evaluated minimum cut, estimates clipped at 10 eV, batches of 16
 # 7: M3GNet-MP-2021.2.8 default (run with its training convention), the authors' conventions by default: 26-neighbour
-# connectivity and FV smearing over t ± 0.02/0.04 eV
-pes_descriptors.cache_version = 7  # type: ignore[attr-defined]
+# connectivity and FV smearing over t ± 0.02/0.04 eV; 8: inputs whose symmetry translations do not fit a grid
+# (a shifted origin) are moved to spglib's standard origin first (7 of the first 300 ordered pool cells get a new grid)
+pes_descriptors.cache_version = 8  # type: ignore[attr-defined]
