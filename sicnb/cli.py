@@ -24,7 +24,7 @@ from sicnb.errors import OptionalDependencyError, SicnbError
 #: modules providing ``register(subparsers)`` → the subcommands each one registers
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sicnb.topology.cli": ("topology",),
-    "sicnb.cluster.cli": ("cluster", "bvse"),
+    "sicnb.cluster.cli": ("cluster",),
     "sicnb.pes.cli": ("pes",),
     "sicnb.md.cli": ("md",),
     "sicnb.classify.cli": ("classify",),
@@ -140,7 +140,7 @@ def _cmd_run(args) -> int:
 
     params = {}
     for name, value in args.parameter or []:
-        params[name] = _parse_value(value)
+        params[name] = parse_value(value)
     out = run_notebook(args.notebook, args.out, parameters=params, html=not args.no_html, timeout_s=args.timeout)
     print(f"sicnb: executed notebook written to {out}", file=sys.stderr)
     return 0
@@ -174,7 +174,8 @@ def _cmd_demo(args) -> int:
     return 1 if bad else 0
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
+    """A command-line value: JSON when it parses (numbers, booleans, lists, null), else the text itself."""
     import json
 
     try:
@@ -222,6 +223,15 @@ def build_parser(strict: bool = False) -> argparse.ArgumentParser:
                 _add_unavailable(sub, name, modname, reason)
             continue
         mod.register(sub)
+    # `sicnb <method>` for every declared method without a command module of its own (sicnb/<pkg>/method.py)
+    from sicnb.methods import add_method_commands
+
+    try:
+        add_method_commands(sub, existing=set(sub.choices))
+    except Exception as exc:  # noqa: BLE001 - the hand-written subcommands stay usable
+        if strict:
+            raise
+        print(f"sicnb: warning: method subcommands unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
     return parser
 
 

@@ -194,6 +194,10 @@ def _method_table(adapter: MethodAdapter, dataset: Dataset, params: dict, run: d
         tab.index = tab.index.astype(str)
     else:
         tab = adapter.compute(dataset, params, run)
+    if adapter.score not in tab.columns:
+        from sicnb.methods import canonical_columns
+
+        tab = canonical_columns(tab)  # old column names (e_hull_ev_per_atom, E_a, ...) accepted with a DeprecationWarning
     if adapter.score not in tab.columns and "error" in tab.columns and len(tab) and tab["error"].fillna("").ne("").all():
         tab[adapter.score] = np.nan  # every row failed: the errors say why
     if adapter.score not in tab.columns:
