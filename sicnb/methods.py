@@ -12,8 +12,8 @@ A :class:`Method` names
 
 From it, generically: :meth:`Method.batch` (through :func:`sicnb.parallel.pmap`, canonical column names),
 :meth:`Method.featurizer` (a scikit-learn ``TransformerMixin`` with ``get_feature_names_out``),
-:func:`add_method_commands` (``sicnb <name>``) and :meth:`Method.ledger_adapter` (registered with the ledger by
-:func:`register`). The function keeps returning its own keys, so pmap cache entries written before the contract
+:func:`sicnb.cli.add_method_commands` (``sicnb <name>``) and the ledger adapter
+(:func:`sicnb.ledger.core.adapter_from_method`; the ledger reads this registry, this module imports neither). The function keeps returning its own keys, so pmap cache entries written before the contract
 stay valid; only the tables the contract builds carry the canonical names.
 
 Adding a method: write ``sicnb/<pkg>/method.py`` with a :class:`Method` and ``register(...)`` it, and add the
@@ -34,7 +34,7 @@ import pandas as pd
 from sicnb.errors import ParameterError
 
 __all__ = ["Method", "VOCABULARY", "DEPRECATED_COLUMNS", "register", "registered", "get", "unregister", "canonical_columns",
-           "MethodFeaturizer", "add_method_commands", "params_from_signature", "BUILTIN_METHOD_MODULES"]
+           "MethodFeaturizer", "params_from_signature", "BUILTIN_METHOD_MODULES"]
 
 #: canonical column names (one name per quantity, unit in the name) and what they mean
 VOCABULARY: dict[str, str] = {
@@ -121,7 +121,8 @@ class Method:
     slow: bool = False
     cli_help: str = ""
     #: settings of the generic tests (tests/test_methods.py): ``params`` (cheap), ``structures`` (pymatgen test
-    #: structure names), ``atol`` (invariance tolerance in the features' units), ``nan_allowed`` (feature keys)
+    #: structure names), ``atol`` (invariance tolerance in the features' units), ``nan_allowed`` (feature keys),
+    #: ``slow`` (run the invariance suite only with the slow tests, e.g. when the method's own tests already do)
     testing: Mapping[str, Any] = field(default_factory=dict)
     #: columns this method adds to the vocabulary: {canonical column: meaning with unit}
     new_columns: Mapping[str, str] = field(default_factory=dict)
@@ -186,24 +187,6 @@ class Method:
     def featurizer(self, **params) -> "MethodFeaturizer":
         return MethodFeaturizer(self.name, params=params or None)
 
-    # --- ledger ---------------------------------------------------------------------------------------
-    def ledger_adapter(self):
-        """The ledger's view of this method (:class:`sicnb.ledger.MethodAdapter`), computed by :meth:`batch`."""
-        from sicnb.ledger.core import MethodAdapter
-
-        method = self
-
-        def compute(dataset, params, run):
-            return method.batch(dataset.with_structures(), params, cache_dir=run.get("cache_dir"), n_workers=run.get("n_workers", 1),
-                                scheduler=run.get("scheduler"), timeout=run.get("timeout"), progress=run.get("progress", True))
-
-        defaults = {f.name: getattr(self.params(), f.name) for f in dataclasses.fields(self.params)}
-        extra = tuple(c for c in self.features.values() if c != self.score)
-        return MethodAdapter(name=self.name, title=self.title, score=self.score, direction=self.direction, compute=compute,
-                             requires=self.requires or (f"{self.function.__module__}:{self.function.__name__}",),
-                             pass_flags=self.pass_flags, extra=extra, defaults=defaults, model=self.model or "",
-                             description=self.description)
-
 
 _METHODS: dict[str, Method] = {}
 _LOADED = False
@@ -222,7 +205,7 @@ def _ensure_builtins() -> None:
 
 
 def register(method: Method, replace: bool = False) -> Method:
-    """Add ``method`` to the registry (and its adapter to the ledger's when ``method.ledger``)."""
+    """Add ``method`` to the registry; the ledger (:func:`sicnb.ledger.method_names`) and the CLI read it from here."""
     if method.name in _METHODS and not replace and _METHODS[method.name] is not method:
         raise ParameterError(f"a method named {method.name!r} is already registered; pass replace=True to override it")
     for col, meaning in method.new_columns.items():
@@ -230,20 +213,12 @@ def register(method: Method, replace: bool = False) -> Method:
             raise ParameterError(f"method {method.name!r}: column {col!r} already means {VOCABULARY[col]!r}")
         VOCABULARY[col] = meaning
     _METHODS[method.name] = method
-    if method.ledger:
-        from sicnb.ledger.core import register_method
-
-        register_method(method.ledger_adapter(), replace=True)
     return method
 
 
 def unregister(name: str) -> None:
-    """Remove a method (and its ledger adapter) — for tests that register toy methods."""
-    m = _METHODS.pop(name, None)
-    if m is not None and m.ledger:
-        from sicnb.ledger.core import _REGISTRY
-
-        _REGISTRY.pop(name, None)
+    """Remove a method (the ledger stops seeing it too) — for tests that register toy methods."""
+    _METHODS.pop(name, None)
 
 
 def registered() -> list[Method]:
@@ -299,63 +274,6 @@ class MethodFeaturizer(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(get(self.method).feature_names, dtype=object)
-
-
-# --- CLI ---------------------------------------------------------------------------------------------
-
-def _cli_type(value: Any):
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, str)):
-        return type(value)
-    return None
-
-
-def add_method_commands(subparsers, existing: set[str] | None = None) -> list[str]:
-    """``sicnb <name>`` for every registered method with ``cli=True`` and no command of that name yet: the input
-    options of every sicnb command plus one ``--<param>`` per parameter field (defaults from the dataclass)."""
-    from sicnb.cli import add_input_args
-
-    added = []
-    for m in registered():
-        if not m.cli or (existing and m.name in existing):
-            continue
-        p = subparsers.add_parser(m.name, help=m.cli_help or f"{m.title}: {', '.join(m.feature_names)} per structure")
-        add_input_args(p)
-        for f in dataclasses.fields(m.params):
-            default = f.default if f.default is not dataclasses.MISSING else None
-            if f.name == "mobile_ion":
-                continue  # add_input_args has --mobile-ion
-            opt = ["--" + f.name.replace("_", "-")] + ([m.cli_aliases[f.name]] if f.name in m.cli_aliases else [])
-            if isinstance(default, bool):
-                p.add_argument(*opt, dest=f.name, action="store_false" if default else "store_true", help=f"(default {default})")
-            else:
-                from sicnb.cli import parse_value
-
-                typ = _cli_type(default) or parse_value
-                p.add_argument(*opt, dest=f.name, type=typ, default=default, help=f"(default {default})")
-        p.set_defaults(func=_run_method_command, method_name=m.name)
-        added.append(m.name)
-    return added
-
-
-def _run_method_command(args) -> int:
-    import sys
-
-    from sicnb.cli import cache_arg, load_inputs, write_table
-
-    m = get(args.method_name)
-    names = [f.name for f in dataclasses.fields(m.params)]
-    params = {n: getattr(args, n) for n in names if hasattr(args, n)}
-    if "mobile_ion" in names:
-        params["mobile_ion"] = args.mobile_ion
-    ds = load_inputs(args).with_structures()
-    table = m.batch(ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler)
-    write_table(table, args.out)
-    n_ok = int(table["error"].fillna("").eq("").sum()) if "error" in table else len(table)
-    print(f"sicnb {m.name}: {n_ok}/{len(table)} structures scored ({m.score}, {'higher' if m.direction > 0 else 'lower'} = better)",
-          file=sys.stderr)
-    return 0 if len(table) else 1
 
 
 def params_from_signature(function: Callable, name: str, extra: Mapping[str, Any] | None = None) -> type:

@@ -47,7 +47,7 @@ def _method(name: str) -> Method:
 
 
 def _params_for_suite():
-    return [pytest.param(m.name, marks=[pytest.mark.slow] if m.slow else []) for m in M.registered()] + [TOY.name]
+    return [pytest.param(m.name, marks=[pytest.mark.slow] if (m.slow or m.testing.get("slow")) else []) for m in M.registered()] + [TOY.name]
 
 
 def test_toy_method_gets_batch_featurizer_cli_and_ledger_column(toy, tmp_path):

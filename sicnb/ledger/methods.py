@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sicnb.data import Dataset
-from sicnb.ledger.core import _REGISTRY, MethodAdapter, register_method
+from sicnb.ledger.core import MethodAdapter, adapter_from_method, register_method
 
 __all__ = ["TOPOLOGY", "CLUSTER", "PES", "CLASSIFY", "BVSE", "HTVS", "leave_one_out_cluster_scores", "pes_shortlist", "cached_rows",
            "PES_NOTEBOOK_PARAMS"]
@@ -54,16 +54,15 @@ def cached_rows(func, dataset: Dataset, params: Mapping[str, Any], cache_dir: An
 
 # --- topology (notebook 01): declared in sicnb/topology/method.py ---------------------------------------
 
-def _from_method(module: str, name: str) -> MethodAdapter:
-    """The ledger adapter generated from a method declaration (:class:`sicnb.methods.Method`): importing the
-    declaring module registers it (:func:`sicnb.methods.register`)."""
-    import importlib
+def _from_method(name: str) -> MethodAdapter:
+    """The ledger adapter generated from the declaration of ``name`` (:class:`sicnb.methods.Method`), registered
+    at this position of the built-in order."""
+    from sicnb.methods import get
 
-    importlib.import_module(module)
-    return _REGISTRY[name]
+    return register_method(adapter_from_method(get(name)), replace=True)
 
 
-TOPOLOGY = _from_method("sicnb.topology.method", "topology")
+TOPOLOGY = _from_method("topology")
 
 
 # --- semi-supervised Ward clustering (notebook 02) ---------------------------------------------------
@@ -264,7 +263,7 @@ CLASSIFY = register_method(MethodAdapter(
 
 # --- BVSE (notebook 02, App. A.2): declared in sicnb/bvse/method.py ----------------------------------
 
-BVSE = _from_method("sicnb.bvse.method", "bvse")
+BVSE = _from_method("bvse")
 
 
 # --- HTVS stability screens (notebook 05, Du & Wang) ----------------------------------------------
@@ -294,14 +293,3 @@ HTVS = register_method(MethodAdapter(
                 "pass flags: E_hull ≤ 0.2 and E_f ≤ 0.1 eV/atom, band gap > 0.5 eV, oxidation limit ≥ 4 V vs Li/Li⁺",
 ))
 
-
-def _builtin_order() -> None:
-    """Built-in methods in their documented order, whatever imported first; run-time registrations follow."""
-    names = ["topology", "cluster", "pes", "classify", "bvse", "htvs"]
-    rest = {k: v for k, v in _REGISTRY.items() if k not in names}
-    ordered = {k: _REGISTRY[k] for k in names if k in _REGISTRY}
-    _REGISTRY.clear()
-    _REGISTRY.update({**ordered, **rest})
-
-
-_builtin_order()

@@ -87,7 +87,7 @@ def run_md(
     from ase import units
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from sicnb.pes.scan import order_structure
+    from sicnb.structure.approximant import order_structure
     from sicnb.potentials import as_potential
 
     if temperature_k <= 0 or time_ps <= 0 or timestep_fs <= 0:

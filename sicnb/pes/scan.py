@@ -13,10 +13,14 @@ minimax path plus an evaluated minimum cut (``mpe_method="cut"``); batched energ
 choice and what it was measured against (the design notes, items 0-4) are in bench/RESULTS.md,
 "PES scan: design notes". The estimators and the MPE refinement live in :mod:`sicnb.pes.refine`.
 
+Why this module is still ~550 lines: :func:`scan_site` is one algorithm (coarse-to-fine FV band, flood fill,
+MPE certificate) whose stages share the grid state; split further it would pass that state between modules.
+
 Disordered inputs are ordered first (:func:`order_structure`).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
@@ -50,6 +54,7 @@ from sicnb.pes.levelmap import (
     xi_descriptor,
 )
 
+from sicnb.structure.approximant import order_structure  # noqa: E402  (re-exported: its home is sicnb.structure)
 from sicnb.pes.refine import (  # noqa: E402  (re-exported for tests and the bench replay)
     _certify_mpe_by_cut,
     _distance_drift_estimate,
@@ -59,7 +64,7 @@ from sicnb.pes.refine import (  # noqa: E402  (re-exported for tests and the ben
     _refine_percolation_path,
 )
 
-__all__ = ["SiteScan", "PESResult", "scan_site", "pes_scan", "pes_descriptors", "order_structure", "DEFAULT_POTENTIAL"]
+__all__ = ["ScanSettings", "SiteScan", "PESResult", "scan_site", "pes_scan", "pes_descriptors", "order_structure", "DEFAULT_POTENTIAL"]
 
 #: coarse-to-fine defaults, chosen by replaying the scan on the stored exhaustive energies of the seven bench cells
 #: of bench/RESULTS.md (Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr, Li6CrN4) and validated on cells not used for the choice:
@@ -100,6 +105,37 @@ DEFAULT_CONNECTIVITY = 26
 #: FV smearing (eV): every free volume FV(t) is the mean of FV at t + each offset, as in the authors'
 #: ``process_structure`` (``fvl_smearing=[-0.04, -0.02, 0.0, 0.02, 0.04]``); ``(0.0,)`` gives the unsmeared eq. 3
 DEFAULT_FV_SMEARING_EV = (-0.04, -0.02, 0.0, 0.02, 0.04)
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Tuning of the coarse-to-fine scan of one ion (:func:`scan_site`); the defaults are the bench-chosen ones
+    (design notes 2-3 in bench/RESULTS.md): strides in grid steps, margins/caps/clip in eV, path dilation in rings
+    of neighbours, ``mpe_method`` "cut" (a proof) or "path", ``estimator`` "distance", "surface" or "linear"."""
+
+    strides: Sequence[int] = DEFAULT_STRIDES
+    margins_ev: Sequence[float] = DEFAULT_MARGINS_EV
+    mpe_cap_ev: float = DEFAULT_MPE_CAP_EV
+    mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV
+    path_margin_ev: float = DEFAULT_PATH_MARGIN_EV
+    path_dilation: int = DEFAULT_PATH_DILATION
+    path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE
+    mpe_method: str = DEFAULT_MPE_METHOD
+    flood: bool = True
+    flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV
+    max_path_iter: int = 200
+    clip_ev: float = DEFAULT_CLIP_EV
+    batch_size: int = DEFAULT_BATCH_SIZE
+    estimator: str = DEFAULT_ESTIMATOR
+
+    @classmethod
+    def resolve(cls, settings: "ScanSettings | None" = None, **overrides) -> "ScanSettings":
+        """``settings`` (default: the defaults) with ``overrides`` applied; unknown names refused."""
+        try:
+            return dataclasses.replace(settings or cls(), **overrides)
+        except TypeError as exc:
+            names = [f.name for f in dataclasses.fields(cls)]
+            raise ParameterError(f"scan setting: {exc}; the settings are {names}") from None
 
 
 @dataclass
@@ -145,31 +181,6 @@ class PESResult:
     level_maps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
 
-def order_structure(structure: Structure, max_enumerations: int = 1) -> tuple[Structure, str]:
-    """Return an ordered structure and the rule used.
-
-    Rule: ordered inputs are returned unchanged. Disordered ones get oxidation states (sicnb.structure)
-    and pymatgen's ``OrderDisorderedStructureTransformation`` (fast algorithm, lowest Ewald energy
-    configuration in the given cell); if that fails, :class:`StructureError`.
-    """
-    if structure.is_ordered:
-        return structure, "ordered"
-    from pymatgen.transformations.standard_transformations import OrderDisorderedStructureTransformation
-
-    from sicnb.structure import assign_oxidation_states
-
-    try:
-        decorated, _ = assign_oxidation_states(structure)
-        out = OrderDisorderedStructureTransformation(algo=2).apply_transformation(decorated, return_ranked_list=False)
-        out.remove_oxidation_states()
-    except Exception as exc:  # noqa: BLE001
-        raise StructureError(
-            f"{structure.composition.reduced_formula}: could not order the partial occupancies for the potential "
-            f"({type(exc).__name__}: {exc}); give an ordered structure (e.g. a Materials Project entry)"
-        ) from exc
-    return out, "ewald-lowest (pymatgen OrderDisorderedStructureTransformation, fast algorithm)"
-
-
 def _energies_at(potential, framework: Structure, ion: str, frac_points: np.ndarray, batch_size: int,
                  chunk: int = 128) -> np.ndarray:
     """Energies with the ion at each fractional point, ``chunk`` structures per potential call: CHGNet converts every
@@ -197,29 +208,24 @@ def scan_site(
     exhaustive: bool = False,
     use_symmetry: bool = True,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
-    strides: Sequence[int] = DEFAULT_STRIDES,
-    margins_ev: Sequence[float] = DEFAULT_MARGINS_EV,
-    mpe_cap_ev: float = DEFAULT_MPE_CAP_EV,
-    mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV,
-    path_margin_ev: float = DEFAULT_PATH_MARGIN_EV,
-    path_dilation: int = DEFAULT_PATH_DILATION,
-    path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
-    mpe_method: str = DEFAULT_MPE_METHOD,
-    flood: bool = True,
-    flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
-    max_path_iter: int = 200,
+    settings: "ScanSettings | None" = None,
     mpe_stop_ev: float | None = None,
-    clip_ev: float = DEFAULT_CLIP_EV,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    estimator: str = DEFAULT_ESTIMATOR,
     ops=None,
     shape: tuple[int, int, int] | None = None,
     multiplicity: int = 1,
     equivalent_indices: tuple[int, ...] = (),
     connectivity: int = 26,
+    **overrides,
 ) -> SiteScan:
-    """Frozen-framework scan of the ion at ``site_index`` (Sec. II A); exhaustive or coarse-to-fine (design notes in bench/RESULTS.md)."""
+    """Frozen-framework scan of the ion at ``site_index`` (Sec. II A); exhaustive or coarse-to-fine (design notes in
+    bench/RESULTS.md). The coarse-to-fine tuning is ``settings`` (:class:`ScanSettings`), any of whose fields may also
+    be given as a keyword (``strides=(4, 2, 1)``)."""
     t0 = time.perf_counter()
+    st = ScanSettings.resolve(settings, **overrides)
+    strides, margins_ev, mpe_cap_ev, mpe_margin_ev = st.strides, st.margins_ev, st.mpe_cap_ev, st.mpe_margin_ev
+    path_margin_ev, path_dilation, path_margin_adaptive, mpe_method = st.path_margin_ev, st.path_dilation, st.path_margin_adaptive, st.mpe_method
+    flood, flood_margin_ev, max_path_iter, clip_ev = st.flood, st.flood_margin_ev, st.max_path_iter, st.clip_ev
+    batch_size, estimator = st.batch_size, st.estimator
     if len(margins_ev) != len(strides) - 1 or strides[-1] != 1:
         raise ParameterError(f"strides must end with 1 and margins_ev have one value per refinement; got {strides}, {margins_ev}")
     ops = ops if ops is not None else (space_group_ops(structure) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))])
@@ -529,13 +535,12 @@ def pes_descriptors(
     :class:`sicnb.potentials.Potential`. ``connectivity`` (26, the authors' "sqrt3" neighbour rule, or 6) and
     ``fv_smearing_ev`` (the authors' FV smearing over t + {-0.04, -0.02, 0, 0.02, 0.04} eV; ``(0.0,)`` for none)
     default to the authors' code (:func:`pes_scan`)."""
-    res = pes_scan(
-        structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
-        exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
-        symmetrize=symmetrize, mpe_margin_ev=mpe_margin_ev, estimator=estimator, path_margin_ev=path_margin_ev,
-        path_dilation=path_dilation, flood_margin_ev=flood_margin_ev, path_margin_adaptive=path_margin_adaptive,
-        mpe_method=mpe_method, connectivity=connectivity, fv_smearing_ev=tuple(fv_smearing_ev),
-    )
+    settings = ScanSettings(strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, mpe_margin_ev=mpe_margin_ev,
+                            path_margin_ev=path_margin_ev, path_dilation=path_dilation, path_margin_adaptive=path_margin_adaptive,
+                            mpe_method=mpe_method, flood_margin_ev=flood_margin_ev, batch_size=batch_size, estimator=estimator)
+    res = pes_scan(structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
+                   exhaustive=exhaustive, symmetrize=symmetrize, connectivity=connectivity, fv_smearing_ev=tuple(fv_smearing_ev),
+                   settings=settings)
     return res.descriptors
 
 

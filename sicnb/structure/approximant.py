@@ -6,6 +6,9 @@ documented choice used throughout :mod:`sicnb.cluster` and :mod:`sicnb.bvse`: ev
 its majority species (ties → alphabetical), and sites whose total occupancy is below
 ``min_occupancy`` are dropped. It is an approximation — say so when reporting numbers from it.
 Ordered structures are returned unchanged (as a copy).
+
+:func:`order_structure` is the other rule, for ML potentials that need whole atoms *and* the composition:
+the lowest-Ewald-energy ordering of the given cell (pymatgen), used by the PES scan and MD.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pymatgen.core import Structure
 
 from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["majority_ordered"]
+__all__ = ["majority_ordered", "order_structure"]
 
 
 def majority_ordered(structure: Structure, min_occupancy: float = 0.5) -> Structure:
@@ -39,3 +42,28 @@ def majority_ordered(structure: Structure, min_occupancy: float = 0.5) -> Struct
             "lower min_occupancy or order the structure first (e.g. pymatgen's OrderDisorderedStructureTransformation)."
         )
     return Structure(structure.lattice, species, coords)
+
+
+def order_structure(structure: Structure, max_enumerations: int = 1) -> tuple[Structure, str]:
+    """Return an ordered structure and the rule used.
+
+    Rule: ordered inputs are returned unchanged. Disordered ones get oxidation states (:func:`sicnb.structure.assign_oxidation_states`)
+    and pymatgen's ``OrderDisorderedStructureTransformation`` (fast algorithm, lowest Ewald energy
+    configuration in the given cell); if that fails, :class:`StructureError`.
+    """
+    if structure.is_ordered:
+        return structure, "ordered"
+    from pymatgen.transformations.standard_transformations import OrderDisorderedStructureTransformation
+
+    from sicnb.structure import assign_oxidation_states
+
+    try:
+        decorated, _ = assign_oxidation_states(structure)
+        out = OrderDisorderedStructureTransformation(algo=2).apply_transformation(decorated, return_ranked_list=False)
+        out.remove_oxidation_states()
+    except Exception as exc:  # noqa: BLE001
+        raise StructureError(
+            f"{structure.composition.reduced_formula}: could not order the partial occupancies for the potential "
+            f"({type(exc).__name__}: {exc}); give an ordered structure (e.g. a Materials Project entry)"
+        ) from exc
+    return out, "ewald-lowest (pymatgen OrderDisorderedStructureTransformation, fast algorithm)"
