@@ -13,6 +13,7 @@ stay listed (help text "UNAVAILABLE: <reason>") and exit 2 with the import error
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import sys
 import time
@@ -24,7 +25,7 @@ from sicnb.errors import OptionalDependencyError, SicnbError
 #: modules providing ``register(subparsers)`` → the subcommands each one registers
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "sicnb.topology.cli": ("topology",),
-    "sicnb.cluster.cli": ("cluster", "bvse"),
+    "sicnb.cluster.cli": ("cluster",),
     "sicnb.pes.cli": ("pes",),
     "sicnb.md.cli": ("md",),
     "sicnb.classify.cli": ("classify",),
@@ -140,7 +141,7 @@ def _cmd_run(args) -> int:
 
     params = {}
     for name, value in args.parameter or []:
-        params[name] = _parse_value(value)
+        params[name] = parse_value(value)
     out = run_notebook(args.notebook, args.out, parameters=params, html=not args.no_html, timeout_s=args.timeout)
     print(f"sicnb: executed notebook written to {out}", file=sys.stderr)
     return 0
@@ -174,7 +175,8 @@ def _cmd_demo(args) -> int:
     return 1 if bad else 0
 
 
-def _parse_value(text: str):
+def parse_value(text: str):
+    """A command-line value: JSON when it parses (numbers, booleans, lists, null), else the text itself."""
     import json
 
     try:
@@ -222,7 +224,67 @@ def build_parser(strict: bool = False) -> argparse.ArgumentParser:
                 _add_unavailable(sub, name, modname, reason)
             continue
         mod.register(sub)
+    # `sicnb <method>` for every declared method without a command module of its own (sicnb/<pkg>/method.py)
+    try:
+        add_method_commands(sub, existing=set(sub.choices))
+    except Exception as exc:  # noqa: BLE001 - the hand-written subcommands stay usable
+        if strict:
+            raise
+        print(f"sicnb: warning: method subcommands unavailable ({type(exc).__name__}: {exc})", file=sys.stderr)
     return parser
+
+
+# --- `sicnb <method>` from the method declarations (sicnb.methods) ---------------------------------------------------------------------------------------------
+
+def _cli_type(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, str)):
+        return type(value)
+    return None
+
+
+def add_method_commands(subparsers, existing: set[str] | None = None) -> list[str]:
+    """``sicnb <name>`` for every registered method with ``cli=True`` and no command of that name yet: the input
+    options of every sicnb command plus one ``--<param>`` per parameter field (defaults from the dataclass)."""
+    from sicnb.methods import registered
+
+    added = []
+    for m in registered():
+        if not m.cli or (existing and m.name in existing):
+            continue
+        p = subparsers.add_parser(m.name, help=m.cli_help or f"{m.title}: {', '.join(m.feature_names)} per structure")
+        add_input_args(p)
+        for f in dataclasses.fields(m.params):
+            default = f.default if f.default is not dataclasses.MISSING else None
+            if f.name == "mobile_ion":
+                continue  # add_input_args has --mobile-ion
+            opt = ["--" + f.name.replace("_", "-")] + ([m.cli_aliases[f.name]] if f.name in m.cli_aliases else [])
+            if isinstance(default, bool):
+                p.add_argument(*opt, dest=f.name, action="store_false" if default else "store_true", help=f"(default {default})")
+            else:
+                typ = _cli_type(default) or parse_value
+                p.add_argument(*opt, dest=f.name, type=typ, default=default, help=f"(default {default})")
+        p.set_defaults(func=_run_method_command, method_name=m.name)
+        added.append(m.name)
+    return added
+
+
+def _run_method_command(args) -> int:
+    from sicnb.methods import get
+
+    m = get(args.method_name)
+    names = [f.name for f in dataclasses.fields(m.params)]
+    params = {n: getattr(args, n) for n in names if hasattr(args, n)}
+    if "mobile_ion" in names:
+        params["mobile_ion"] = args.mobile_ion
+    ds = load_inputs(args).with_structures()
+    table = m.batch(ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler)
+    write_table(table, args.out)
+    n_ok = int(table["error"].fillna("").eq("").sum()) if "error" in table else len(table)
+    print(f"sicnb {m.name}: {n_ok}/{len(table)} structures scored ({m.score}, {'higher' if m.direction > 0 else 'lower'} = better)",
+          file=sys.stderr)
+    return 0 if len(table) else 1
 
 
 def _add_unavailable(sub, name: str, modname: str, reason: str) -> None:

@@ -95,3 +95,31 @@ def test_pool_stability_needs_its_reference(small):
 
     with pytest.raises(ParameterError, match="reference phases"):
         pool_stability(small[0].structure, reference=[])
+
+
+def test_sicnb_htvs_pool_command_parses_its_thresholds():
+    from sicnb.cli import build_parser
+    from sicnb.htvs.cli import _pool, _thresholds
+
+    args = build_parser(strict=True).parse_args(["htvs", "pool", "--input", "x", "--out", "y.csv", "--ehull-max", "0.1", "--gap-min", "1"])
+    th = _thresholds(args)
+    assert args.func is _pool and th.e_hull_max_ev_per_atom == 0.1 and th.band_gap_min_ev == 1.0 and th.oxidation_limit_min_v == 4.0
+
+
+@pytest.mark.slow  # a CHGNet single point on the CIF round trip of Li2O (38 s on the busy 2-core box)
+def test_sicnb_htvs_pool_command_screens_a_folder_like_screen_pool(screened, small, tmp_path):
+    """`sicnb htvs pool` (issue 19): the same numbers as screen_pool, from a folder of CIFs; the hull and the
+    reference energies come from the screen_pool run's cache."""
+    from sicnb.cli import main
+
+    tab, cache, _ = screened
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    small[0].structure.to(filename=str(folder / "Li2O.cif"))
+    out = tmp_path / "pool.csv"
+    assert main(["htvs", "pool", "--input", str(folder), "--out", str(out), "--cache-dir", str(cache)]) == 0
+    row = pd.read_csv(out).iloc[0]
+    assert pd.isna(row["error"]) or row["error"] == ""  # "" is read back as NaN
+    assert row["e_hull_ev_per_atom"] == 0.0
+    assert row["formation_energy_ev_per_atom"] == pytest.approx(tab.loc["mbdiel-4595", "formation_energy_ev_per_atom"], abs=2e-3)
+    assert row["oxidation_limit_v"] == pytest.approx(tab.loc["mbdiel-4595", "oxidation_limit_v"], abs=2e-3)

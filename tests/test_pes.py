@@ -522,3 +522,13 @@ def test_order_structure_keeps_ordered_input_and_orders_a_solid_solution():
     unorderable = Structure(Lattice.cubic(4.0), [{"Li": 0.3}, "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     with pytest.raises(StructureError, match="could not order"):
         order_structure(unorderable)
+
+
+def test_scan_settings_resolve_overrides_and_refuse_unknown_names():
+    from sicnb.pes.scan import DEFAULT_STRIDES, ScanSettings
+
+    st = ScanSettings.resolve(strides=(2, 1), margins_ev=(0.5,))
+    assert st.strides == (2, 1) and st.margins_ev == (0.5,) and st.mpe_method == "cut"
+    assert ScanSettings.resolve().strides == DEFAULT_STRIDES
+    with pytest.raises(ParameterError, match="the settings are"):
+        ScanSettings.resolve(stride=(2, 1))

@@ -223,3 +223,13 @@ def test_first_available_potential_skips_only_unavailable_models(monkeypatch):
     with pytest.raises(ModelUnavailableError, match="none of the potentials"):
         P.first_available_potential(["m3gnet"])
     assert "needs the network" in P._UNAVAILABLE["m3gnet"]  # remembered: not tried again in this process
+
+
+def test_band_gap_fidelity_is_named_or_indexed_the_same_everywhere():
+    from sicnb.errors import ParameterError
+    from sicnb.potentials.bandgap import FIDELITIES, fidelity_index
+
+    assert [fidelity_index(n) for n in FIDELITIES] == [0, 1, 2, 3] == [fidelity_index(i) for i in range(4)]
+    for bad in ("pbe", 4, 1.5, True):
+        with pytest.raises(ParameterError, match="fidelity"):
+            fidelity_index(bad)

@@ -55,7 +55,7 @@ def bvse_barriers(
     if resolution_angstrom <= 0 or r_cut_angstrom <= 0:
         raise ParameterError(f"r_cut_angstrom and resolution_angstrom must be positive, got {r_cut_angstrom}, {resolution_angstrom}")
     bvlain = require("bvlain", extra="methods")
-    from sicnb.cluster.approximant import majority_ordered
+    from sicnb.structure.approximant import majority_ordered
     from sicnb.structure import assign_oxidation_states
 
     if mobile_ion not in {e.symbol for e in structure.composition.elements}:

@@ -117,7 +117,9 @@ def megnet_node_features(
     forward pass runs and ``(node_features, model_output)`` is returned (the model's target in its
     own units, e.g. eV/atom for Eform, eV for band gap) — used for the E_g screen.
     """
-    import torch
+    from sicnb.errors import require
+
+    torch = require("torch", extra="ml")
 
     wrapped = _load_megnet(model)
     net = getattr(wrapped, "model", wrapped)

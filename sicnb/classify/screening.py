@@ -19,12 +19,12 @@ from pymatgen.core import Composition, Structure
 
 from sicnb.classify.ensemble import FeatureSet, SuperionicEnsemble, featurize, load_model, superionic_labels
 from sicnb.classify.features import megnet_node_features
-from sicnb.errors import InputError, ModelUnavailableError
+from sicnb.errors import InputError, ModelUnavailableError, require
 
 __all__ = ["training_set", "train_ensemble", "predict", "band_gap", "screen", "top_candidates", "BANDGAP_MODEL",
            "training_like"]
 
-BANDGAP_MODEL = "MEGNet-MP-2019.4.1-BandGap-mfi"
+from sicnb.potentials.bandgap import BANDGAP_MODEL  # noqa: E402  (one definition)
 
 
 def training_set(dataset, mobile_ion: str = "Li", threshold_log10_s_cm: float = -4.0):
@@ -110,12 +110,14 @@ def predict(items, model: SuperionicEnsemble | str | None = None, n_workers: int
     return out[cols]
 
 
-def band_gap(structure: Structure, fidelity: int = 0, model: str = BANDGAP_MODEL) -> dict:
-    """E_g (eV) from the MEGNet multi-fidelity band-gap model (fidelity 0 = PBE, the MP level the
-    paper's 1 eV threshold refers to), on the occupancy-weighted graph (disorder kept)."""
-    import torch
+def band_gap(structure: Structure, fidelity: "str | int" = 0, model: str = BANDGAP_MODEL) -> dict:
+    """E_g (eV) from the MEGNet multi-fidelity band-gap model (fidelity 0 = "PBE", the MP level the
+    paper's 1 eV threshold refers to), on the occupancy-weighted graph (disorder kept): the disordered-graph
+    variant of :func:`sicnb.potentials.bandgap.megnet_band_gap_eV` (same model, same fidelity names)."""
+    from sicnb.potentials.bandgap import fidelity_index
 
-    _, gap = megnet_node_features(structure, 0, model=model, state_attr=torch.tensor([int(fidelity)]), return_output=True)
+    torch = require("torch", extra="ml")
+    _, gap = megnet_node_features(structure, 0, model=model, state_attr=torch.tensor([fidelity_index(fidelity)]), return_output=True)
     return {"band_gap_ev": float(gap)}
 
 

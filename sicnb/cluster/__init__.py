@@ -8,7 +8,7 @@ second-order unions (App. A.3) → candidate selection at a chosen depth (Table 
 18 of the 20 descriptors are implemented; CAVD and JARVIS-CFID are not
 (:data:`sicnb.cluster.descriptors.NOT_IMPLEMENTED` says why).
 """
-from sicnb.cluster.approximant import majority_ordered
+from sicnb.structure.approximant import majority_ordered
 from sicnb.cluster.candidates import filter_candidates, megnet_band_gap, select_candidates
 from sicnb.cluster.descriptors import DESCRIPTORS, NOT_IMPLEMENTED, PAPER_SIMPLIFICATIONS, descriptor_row
 from sicnb.cluster.labels import conductivity_labels

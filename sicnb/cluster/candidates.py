@@ -18,10 +18,11 @@ from pymatgen.core import Structure
 from sicnb.cluster.labels import HIGH_SIGMA_LOG10
 from sicnb.cluster.ward import WardTree
 from sicnb.errors import ParameterError
+from sicnb.potentials.bandgap import BANDGAP_MODEL
 
 __all__ = ["select_candidates", "filter_candidates", "megnet_band_gap", "MEGNET_BANDGAP_MODEL"]
 
-MEGNET_BANDGAP_MODEL = "MEGNet-MP-2019.4.1-BandGap-mfi"
+MEGNET_BANDGAP_MODEL = BANDGAP_MODEL  # the one definition, sicnb.potentials.bandgap
 
 
 def select_candidates(tree: WardTree, assignments: pd.DataFrame, labels: pd.Series, depth: int = 241,
@@ -102,22 +103,18 @@ def filter_candidates(candidates: pd.DataFrame, e_hull_eV_per_atom: pd.Series | 
     return df
 
 
-def megnet_band_gap(structure: Structure, model: str = MEGNET_BANDGAP_MODEL, fidelity: int = 0,
+def megnet_band_gap(structure: Structure, model: str = MEGNET_BANDGAP_MODEL, fidelity: "str | int" = 0,
                     min_occupancy: float = 0.5) -> dict[str, Any]:
-    """MEGNet multi-fidelity band gap (eV; fidelity 0 = PBE, as the Materials Project E_g of the paper).
+    """MEGNet multi-fidelity band gap (eV; fidelity 0 = "PBE" (name or index), as the Materials Project E_g of the paper).
 
     Per-structure (for ``pmap``); disordered structures use the majority-species ordered approximant.
     Chen et al., Nat. Comput. Sci. 1, 46 (2021); the model folder comes from ``$SICNB_MATGL_MODELS``.
     """
-    torch = __import__("torch")
-    from sicnb.cluster.approximant import majority_ordered
-    from sicnb.potentials import load_matgl_model
+    from sicnb.potentials.bandgap import megnet_band_gap_eV
+    from sicnb.structure.approximant import majority_ordered
 
-    m = load_matgl_model(model)
     s = majority_ordered(structure, min_occupancy=min_occupancy)
-    s.remove_oxidation_states()
-    with torch.no_grad():
-        gap = float(m.predict_structure(s, state_attr=torch.tensor([fidelity])))
+    gap = megnet_band_gap_eV(s, fidelity=fidelity, model=model)
     return {"band_gap_eV": gap, "band_gap_model": model, "ordered_approximant": not structure.is_ordered}
 
 

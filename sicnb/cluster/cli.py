@@ -1,4 +1,4 @@
-"""``sicnb cluster`` (W_σ per depth, candidates) and ``sicnb bvse`` (BVSE barriers per structure).
+"""``sicnb cluster`` (W_σ per depth, candidates). ``sicnb bvse`` is generated from sicnb/bvse/method.py.
 
     sicnb cluster --input embedded --input obelix:train --labels obelix --descriptor soap \\
                   --simplification CAN --out wsigma.csv
@@ -12,16 +12,9 @@ from __future__ import annotations
 
 import sys
 
+from sicnb.cli import parse_value
+
 __all__ = ["register"]
-
-
-def _parse_option(text: str):
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _labels(args, pool):
@@ -53,7 +46,7 @@ def _tree(args, pool):
     from sicnb.cluster.transformers import descriptor_table
     from sicnb.cluster.ward import cluster_assignments, ward_tree
 
-    opts = {k: _parse_option(v) for k, v in (args.option or [])}
+    opts = {k: parse_value(v) for k, v in (args.option or [])}
     table = descriptor_table(pool, args.descriptor, args.simplification, opts, args.mobile_ion, n_workers=args.workers,
                              cache_dir=cache_arg(args), scheduler=args.scheduler, progress=True)
     n_bad = int((table["error"] != "").sum())
@@ -83,7 +76,7 @@ def _screen(args, pool, labels) -> int:
             name, _, values = item.partition("=")
             if name not in ("r_cut", "n_max", "l_max", "average") or not values:
                 raise ParameterError(f"--soap-grid takes r_cut=..., n_max=..., l_max=..., average=...; got {item!r}")
-            grid[name] = [_parse_option(v) for v in values.split(",")]
+            grid[name] = [parse_value(v) for v in values.split(",")]
         combos = soap_grid(**grid, simplification=args.simplification)
     else:
         descs = args.descriptors.split(",") if args.descriptors else None
@@ -159,18 +152,6 @@ def _candidates(args, pool, labels, tree, A) -> int:
     return 0
 
 
-def _cmd_bvse(args) -> int:
-    from sicnb.bvse import bvse_barriers
-    from sicnb.cli import cache_arg, load_inputs, write_table
-    from sicnb.parallel import pmap
-
-    pool = load_inputs(args)
-    params = {"mobile_ion": args.mobile_ion, "r_cut_angstrom": args.r_cut, "resolution_angstrom": args.resolution}
-    table = pmap(bvse_barriers, pool, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler)
-    write_table(table, args.out)
-    return 0
-
-
 def register(subparsers) -> None:
     from sicnb.cli import add_input_args
 
@@ -202,9 +183,3 @@ def register(subparsers) -> None:
     p.add_argument("--soap-grid", nargs="+", metavar="NAME=V1,V2",
                    help="screen: SOAP grid on --simplification instead, e.g. r_cut=2,3,4 n_max=2,4 l_max=2,3 average=outer,inner")
     p.set_defaults(func=_cmd_cluster)
-
-    q = subparsers.add_parser("bvse", help="BVSE percolation barriers E_a_1D/2D/3D (bvlain) per structure")
-    add_input_args(q)
-    q.add_argument("--r-cut", type=float, default=10.0, help="BVSE cutoff radius in Å (default 10)")
-    q.add_argument("--resolution", type=float, default=0.2, help="grid spacing in Å (default 0.2)")
-    q.set_defaults(func=_cmd_bvse)

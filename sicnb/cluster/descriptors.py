@@ -38,7 +38,7 @@ from typing import Any, Callable
 import numpy as np
 from pymatgen.core import Composition, Structure
 
-from sicnb.cluster.approximant import majority_ordered
+from sicnb.structure.approximant import majority_ordered
 from sicnb.errors import ParameterError, StructureError, require
 from sicnb.structure import simplify
 from sicnb.structure.simplify import SCHEMES

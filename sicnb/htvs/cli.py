@@ -1,7 +1,8 @@
-"""``sicnb htvs generate`` and ``sicnb htvs screen``.
+"""``sicnb htvs generate``, ``sicnb htvs screen`` and ``sicnb htvs pool``.
 
     sicnb htvs generate --input embedded --out candidates.parquet [--palette Li,B,C,...] [--required S]
     sicnb htvs screen --candidates candidates.parquet --input embedded --out funnel.csv [--limit-candidates 500]
+    sicnb htvs pool --input my_cifs/ --out stability.csv       # the same stability screens on a pool as it is
 
 ``generate`` streams the substitutions into a parquet file in chunks (never the whole pool in memory)
 and prints the exact count, the number of unique compositions and the rate. ``screen`` runs the
@@ -79,7 +80,7 @@ def _screen(args) -> int:
     import pandas as pd
 
     from sicnb.htvs.conductivity import bvse_scorer, default_scorer, psi_scorer, xi_scorer
-    from sicnb.htvs.screen import Thresholds, funnel_table, screen_compositions, screen_structures
+    from sicnb.htvs.screen import funnel_table, screen_compositions, screen_structures
 
     cands = pd.read_parquet(args.candidates)
     n_file = len(cands)
@@ -89,7 +90,7 @@ def _screen(args) -> int:
     missing = set(cands["prototype_id"]) - {p.id for p in protos}
     if missing:
         raise InputError(f"{len(missing)} prototype ids of {args.candidates} are not in --input (e.g. {sorted(missing)[:3]}); pass the same --input as for generate")
-    th = Thresholds(formation_energy_max_ev_per_atom=args.ef_max, e_hull_max_ev_per_atom=args.ehull_max, band_gap_min_ev=args.gap_min, oxidation_limit_min_v=args.ox_min)
+    th = _thresholds(args)
     cache = cache_arg(args)
     comp, hull = screen_compositions(cands, protos, th, potential_name=args.potential, band_gap=not args.no_band_gap, cache_dir=cache, n_workers=args.workers, progress=True)
     scorer = {"bvse": bvse_scorer, "psi": psi_scorer, "xi": xi_scorer}.get(args.scorer, default_scorer)()
@@ -107,6 +108,34 @@ def _screen(args) -> int:
     print(f"sicnb htvs: hull = {hull.source if hull is not None else 'not needed'}; band gap = {comp.attrs.get('band_gap', '')}; scorer = {scorer.name}", file=sys.stderr)
     print(funnel.to_string(index=False), file=sys.stderr)
     return 0
+
+
+def _add_threshold_args(p) -> None:
+    p.add_argument("--ef-max", type=float, default=0.1, help="E_f^pred threshold, eV/atom (paper 0.1)")
+    p.add_argument("--ehull-max", type=float, default=0.2, help="E_hull^pred threshold, eV/atom (paper 0.2)")
+    p.add_argument("--gap-min", type=float, default=0.5, help="band-gap threshold, eV (paper 0.5)")
+    p.add_argument("--ox-min", type=float, default=4.0, help="oxidation-limit threshold, V vs Li/Li+ (paper 4)")
+
+
+def _thresholds(args):
+    from sicnb.htvs.screen import Thresholds
+
+    return Thresholds(formation_energy_max_ev_per_atom=args.ef_max, e_hull_max_ev_per_atom=args.ehull_max, band_gap_min_ev=args.gap_min,
+                      oxidation_limit_min_v=args.ox_min)
+
+
+def _pool(args) -> int:
+    """Du & Wang's stability screens on every structure of an existing pool (the ledger's htvs method)."""
+    from sicnb.htvs.pool import screen_pool
+
+    table = screen_pool(load_inputs(args).with_structures(), potential_name=args.potential, band_gap_fidelity=args.band_gap_fidelity,
+                        mobile_ion=args.mobile_ion, thresholds=_thresholds(args), max_sites=args.max_sites, cache_dir=cache_arg(args),
+                        n_workers=args.workers, progress=True)
+    write_table(table, args.out)
+    ok = table["error"].fillna("").eq("")
+    print(f"sicnb htvs pool: {int(ok.sum())}/{len(table)} structures screened, {int(table['pass_htvs'].fillna(False).astype(bool).sum())} "
+          f"pass; hull = {table.attrs.get('hull', '')}", file=sys.stderr)
+    return 0 if len(table) else 1
 
 
 def register(subparsers) -> None:
@@ -128,10 +157,15 @@ def register(subparsers) -> None:
     s.add_argument("--limit-candidates", type=int, default=None, help="random sample of this many candidates")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--potential", default="chgnet", help="ML potential for energies (default chgnet)")
-    s.add_argument("--ef-max", type=float, default=0.1, help="E_f^pred threshold, eV/atom (paper 0.1)")
-    s.add_argument("--ehull-max", type=float, default=0.2, help="E_hull^pred threshold, eV/atom (paper 0.2)")
-    s.add_argument("--gap-min", type=float, default=0.5, help="band-gap threshold, eV (paper 0.5)")
-    s.add_argument("--ox-min", type=float, default=4.0, help="oxidation-limit threshold, V vs Li/Li+ (paper 4)")
+    _add_threshold_args(s)
     s.add_argument("--no-band-gap", action="store_true", help="skip the band-gap stage")
     s.add_argument("--scorer", choices=["default", "psi", "bvse", "xi"], default="default", help="conductivity screen (default: P_SI if its model loads, else BVSE)")
     s.set_defaults(func=_screen)
+
+    q = sub.add_parser("pool", help="stability screens (E_hull, band gap, oxidation limit) on every structure of --input, as they are")
+    add_input_args(q)
+    q.add_argument("--potential", default="chgnet", help="ML potential for single points and the offline hull (default chgnet)")
+    q.add_argument("--band-gap-fidelity", default="GLLB-SC", choices=["PBE", "GLLB-SC", "HSE", "SCAN"], help="MEGNet fidelity (default GLLB-SC)")
+    q.add_argument("--max-sites", type=int, default=60, help="skip larger cells and hull phases (default 60)")
+    _add_threshold_args(q)
+    q.set_defaults(func=_pool)

@@ -50,12 +50,11 @@ _CRYSTALS = {
 }
 
 
-@lru_cache(maxsize=4)
 def potential(name: str = "chgnet"):
-    """The potential, loaded once per process (``sicnb.potentials.load_potential``)."""
-    from sicnb.potentials import load_potential
+    """The potential, loaded once per process (the one per-process cache, :func:`sicnb.potentials.as_potential`)."""
+    from sicnb.potentials import as_potential
 
-    return load_potential(name)
+    return as_potential(name)
 
 
 @lru_cache(maxsize=1)

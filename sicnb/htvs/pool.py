@@ -15,8 +15,8 @@ applies the same numbers to every structure of a given pool, as they are:
 1. :func:`pool_reference_hull` — one reference hull for the whole pool. With ``MP_API_KEY``: Materials
    Project entries per chemical system (:meth:`ReferenceHull.materials_project`). Offline: the real
    Materials Project structures of the embedded ``matbench_dielectric`` pool that lie inside the chemical
-   system (elements ∪ Li) of at least one pool structure, plus elemental references — the same
-   ``single_point``/``relax_structure`` calls and parameters as :meth:`ReferenceHull.embedded`, so their
+   system (elements ∪ Li) of at least one pool structure, plus elemental references — through
+   :meth:`ReferenceHull.offline` (the one offline-hull implementation, also behind :meth:`ReferenceHull.embedded`), so their
    ``pmap`` cache entries are shared with notebook 05. Pruning to the pool's chemical systems changes no
    number: a phase diagram only uses entries inside its own system.
 2. :func:`pool_stability` — per structure (pmap-able): CHGNet single point on the structure as given
@@ -60,25 +60,6 @@ def chemical_system(structure: Structure, mobile_ion: str = "Li") -> tuple[str, 
     return tuple(sorted({el.symbol for el in structure.composition.element_composition.elements} | {mobile_ion}))
 
 
-def _embedded_compounds(systems: Iterable[frozenset[str]], max_sites: int) -> dict[str, Structure]:
-    import gzip
-    import json
-
-    from sicnb.data.embedded import matbench_dielectric_path
-
-    systems = list(systems)
-    with gzip.open(matbench_dielectric_path(), "rt") as fh:
-        table = json.load(fh)
-    out: dict[str, Structure] = {}
-    for key, d in table["structure"].items():
-        if len(d["sites"]) > max_sites:
-            continue
-        sp = frozenset(s["element"] for site in d["sites"] for s in site["species"])
-        if len(sp) > 1 and any(sp <= s for s in systems):
-            out[f"mbdiel-{int(key):04d}"] = Structure.from_dict(d)
-    return out
-
-
 def pool_reference_hull(
     systems: Iterable[Iterable[str]],
     potential_name: str = "chgnet",
@@ -96,19 +77,9 @@ def pool_reference_hull(
     plus elemental references relaxed with it. An element whose reference cannot be computed is left out
     (and named in ``source``); structures of its systems then fail with a reason.
     """
-    from pymatgen.analysis.phase_diagram import PDEntry
+    from sicnb.htvs.stability import ReferenceHull, chemical_systems
 
-    from sicnb.htvs.energy import element_structure, potential, relax_structure, single_point
-    from sicnb.htvs.stability import ReferenceHull
-    from sicnb.parallel import pmap
-
-    syss = sorted({frozenset(s) for s in systems}, key=lambda s: (len(s), sorted(s)))
-    if not syss:
-        raise ParameterError("pool_reference_hull needs at least one chemical system")
-    els = sorted(set().union(*syss))
-    bad = [e for e in els if not Element.is_valid_symbol(e)]
-    if bad:
-        raise ParameterError(f"unknown element symbols {bad} in the chemical systems")
+    syss, _ = chemical_systems(systems)
     if use_mp is None:
         use_mp = bool(os.environ.get("MP_API_KEY"))
     if use_mp:
@@ -123,44 +94,8 @@ def pool_reference_hull(
             return ReferenceHull(ents, f"Materials Project entries (MP2020 corrections) for {len(syss)} chemical systems", df)
         except DataUnavailableError as exc:
             print(f"sicnb htvs: Materials Project hull unavailable ({exc}); using the offline hull", file=sys.stderr)
-    compounds = _embedded_compounds(syss, max_sites)
-    rows = []
-    if compounds:
-        res = pmap(single_point, compounds, {"potential_name": potential_name, "rescale": False}, cache_dir=cache_dir,
-                   n_workers=n_workers, progress=progress, desc="reference phases")
-        for rid, r in res.iterrows():
-            if r["error"]:
-                continue
-            s = compounds[rid]
-            rows.append({"id": rid, "formula": s.composition.reduced_formula, "composition": s.composition.formula,
-                         "energy_ev_per_atom": float(r["energy_ev_per_atom"]),
-                         "origin": "Materials Project structure (embedded pool), ML single point"})
-    starts, origin = {}, {}
-    for el in els:
-        s, how = element_structure(el)
-        starts[f"element:{el}"] = s
-        origin[f"element:{el}"] = how
-    molecules = {k for k, v in origin.items() if "molecule" in v}
-    failed = []
-    for relax_cell, ids in ((True, [k for k in starts if k not in molecules]), (False, sorted(molecules))):
-        if not ids:
-            continue
-        res = pmap(relax_structure, {k: starts[k] for k in ids}, {"potential_name": potential_name, "relax_cell": relax_cell, "max_steps": 200},
-                   cache_dir=cache_dir, n_workers=n_workers, progress=progress, desc="elemental references")
-        for rid, r in res.iterrows():
-            if r["error"]:
-                failed.append(f"{rid.split(':')[1]} ({r['error'][:80]})")
-                continue
-            rows.append({"id": rid, "formula": rid.split(":")[1], "composition": starts[rid].composition.formula,
-                         "energy_ev_per_atom": float(r["energy_ev_per_atom"]), "origin": origin[rid] + ", ML relaxation"})
-    df = pd.DataFrame(rows)
-    ents = [PDEntry(Composition(r.composition), r.energy_ev_per_atom * Composition(r.composition).num_atoms, name=r.id) for r in df.itertuples()]
-    prov = potential(potential_name).provenance
-    n_el = int(df["id"].str.startswith("element:").sum()) if len(df) else 0
-    src = (f"offline hull: {len(df) - n_el} real Materials Project structures from the embedded pool (≤ {max_sites} sites, inside the "
-           f"{len(syss)} chemical systems of the pool) and {n_el} elemental references, all energies from {prov['potential']} "
-           f"{prov['potential_model']} (no MP_API_KEY)" + (f"; no elemental reference for {', '.join(failed)}" if failed else ""))
-    return ReferenceHull(ents, src, df)
+    return ReferenceHull.offline(syss, potential_name=potential_name, max_sites=max_sites, cache_dir=cache_dir,
+                                 n_workers=n_workers, progress=progress)
 
 
 def _system_reference(hull, system: Sequence[str]) -> list[list]:

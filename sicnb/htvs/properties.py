@@ -20,8 +20,7 @@ from sicnb.errors import ModelUnavailableError, ParameterError
 
 __all__ = ["predicted_energy", "band_gap_megnet", "band_gap_all_fidelities", "BANDGAP_MODEL", "FIDELITIES", "DEFAULT_VOLUME_SCALES"]
 
-BANDGAP_MODEL = "MEGNet-MP-2019.4.1-BandGap-mfi"
-FIDELITIES = {"PBE": 0, "GLLB-SC": 1, "HSE": 2, "SCAN": 3}
+from sicnb.potentials.bandgap import BANDGAP_MODEL, FIDELITIES  # noqa: E402  (re-exported: one definition)
 #: isotropic volume factors tried for an unrelaxed candidate (×prototype volume)
 DEFAULT_VOLUME_SCALES: tuple[float, ...] = (0.6, 0.75, 0.9, 1.1, 1.35, 1.65, 2.0, 2.5)
 
@@ -78,18 +77,14 @@ def _bandgap_model(model: str):
 
 
 def band_gap_megnet(structure: Structure, fidelity: str = "GLLB-SC", model: str = BANDGAP_MODEL, volume_scale: float = 1.0) -> dict[str, Any]:
-    """Band gap (eV) from the MEGNet multi-fidelity model at ``fidelity`` (PBE, GLLB-SC, HSE, SCAN)."""
-    import torch
+    """Band gap (eV, clipped at 0) from the MEGNet multi-fidelity model at ``fidelity`` (PBE, GLLB-SC, HSE, SCAN),
+    through :func:`sicnb.potentials.bandgap.megnet_band_gap_eV`."""
+    from sicnb.potentials.bandgap import megnet_band_gap_eV
 
     if fidelity not in FIDELITIES:
         raise ParameterError(f"fidelity {fidelity!r} unknown; choose from {sorted(FIDELITIES)}")
-    m = _bandgap_model(model)
-    s = structure.copy()
-    s.remove_oxidation_states()
-    if volume_scale != 1.0:
-        s.scale_lattice(s.volume * float(volume_scale))
-    with torch.no_grad():
-        gap = float(m.predict_structure(s, state_attr=torch.tensor([FIDELITIES[fidelity]])))
+    _bandgap_model(model)  # offline availability check with the reason
+    gap = megnet_band_gap_eV(structure, fidelity=fidelity, model=model, volume_scale=volume_scale)
     return {"band_gap_ev": max(gap, 0.0), "band_gap_model": f"{model} ({fidelity})"}
 
 

@@ -61,67 +61,74 @@ class ReferenceHull:
         return self._pds[key]
 
     @classmethod
-    def embedded(
+    def embedded(cls, elements: Sequence[str], potential_name: str = "chgnet", **kwargs: Any) -> "ReferenceHull":
+        """Offline hull of one chemical system: :meth:`offline` with ``systems=[elements]`` (same keywords:
+        ``max_sites``, ``cache_dir``, ``n_workers``, ``progress``)."""
+        return cls.offline([elements], potential_name=potential_name, **kwargs)
+
+    @classmethod
+    def offline(
         cls,
-        elements: Sequence[str],
+        systems: Iterable[Iterable[str]],
         potential_name: str = "chgnet",
         max_sites: int = 60,
         cache_dir: Any = None,
         n_workers: int = 1,
         progress: bool = False,
     ) -> "ReferenceHull":
-        """Offline hull: every embedded-pool MP structure within ``elements`` (≤ ``max_sites`` sites) + elemental references.
+        """Offline hull covering every chemical system in ``systems`` (no Materials Project API).
 
-        Energies are single points (compounds, on their DFT-relaxed structures) and relaxations
-        (elements) with ``potential_name``, through :func:`sicnb.parallel.pmap` (cached).
+        Every embedded-pool Materials Project structure (≤ ``max_sites`` sites) inside at least one system,
+        with a single point of ``potential_name`` on its DFT-relaxed structure, plus an elemental reference
+        per element (sorted), relaxed with the same potential; all through :func:`sicnb.parallel.pmap`
+        (cached). A compound whose single point fails is left out; an element whose reference cannot be
+        computed is left out and named in ``source`` (phase diagrams that need it then raise
+        :class:`~sicnb.errors.DataUnavailableError` saying so). Pruning to the systems changes no number:
+        a phase diagram only uses entries inside its own system.
         """
-        from sicnb.data.embedded import matbench_dielectric_path
-        from sicnb.htvs.energy import element_structure, relax_structure, single_point
+        from sicnb.htvs.energy import element_structure, potential, relax_structure, single_point
         from sicnb.parallel import pmap
 
-        els = set(elements)
-        bad = [e for e in els if not Element.is_valid_symbol(e)]
-        if bad:
-            raise ParameterError(f"unknown element symbols {bad} for the reference hull")
-        with gzip.open(matbench_dielectric_path(), "rt") as fh:
-            table = json.load(fh)
-        compounds: dict[str, Structure] = {}
-        for key, d in table["structure"].items():
-            sp = {s["element"] for site in d["sites"] for s in site["species"]}
-            if len(sp) > 1 and sp <= els and len(d["sites"]) <= max_sites:
-                compounds[f"mbdiel-{int(key):04d}"] = Structure.from_dict(d)
+        syss, els = chemical_systems(systems)
+        compounds = _embedded_compounds(syss, max_sites)
         rows = []
         if compounds:
-            res = pmap(single_point, compounds, {"potential_name": potential_name, "rescale": False}, cache_dir=cache_dir, n_workers=n_workers, progress=progress, desc="reference phases")
+            res = pmap(single_point, compounds, {"potential_name": potential_name, "rescale": False}, cache_dir=cache_dir,
+                       n_workers=n_workers, progress=progress, desc="reference phases")
             for rid, r in res.iterrows():
                 if r["error"]:
                     continue
                 s = compounds[rid]
-                rows.append({"id": rid, "formula": s.composition.reduced_formula, "composition": s.composition.formula, "energy_ev_per_atom": float(r["energy_ev_per_atom"]), "origin": "Materials Project structure (embedded pool), ML single point"})
+                rows.append({"id": rid, "formula": s.composition.reduced_formula, "composition": s.composition.formula,
+                             "energy_ev_per_atom": float(r["energy_ev_per_atom"]),
+                             "origin": "Materials Project structure (embedded pool), ML single point"})
         starts, origin = {}, {}
-        for el in sorted(els):
+        for el in els:
             s, how = element_structure(el)
             starts[f"element:{el}"] = s
             origin[f"element:{el}"] = how
         molecules = {k for k, v in origin.items() if "molecule" in v}
+        failed = []
         for relax_cell, ids in ((True, [k for k in starts if k not in molecules]), (False, sorted(molecules))):
             if not ids:
                 continue
-            res = pmap(relax_structure, {k: starts[k] for k in ids}, {"potential_name": potential_name, "relax_cell": relax_cell, "max_steps": 200}, cache_dir=cache_dir, n_workers=n_workers, progress=progress, desc="elemental references")
+            res = pmap(relax_structure, {k: starts[k] for k in ids}, {"potential_name": potential_name, "relax_cell": relax_cell, "max_steps": 200},
+                       cache_dir=cache_dir, n_workers=n_workers, progress=progress, desc="elemental references")
             for rid, r in res.iterrows():
                 if r["error"]:
-                    raise DataUnavailableError(f"elemental reference {rid} could not be computed: {r['error']}")
-                rows.append({"id": rid, "formula": rid.split(":")[1], "composition": starts[rid].composition.formula, "energy_ev_per_atom": float(r["energy_ev_per_atom"]), "origin": origin[rid] + ", ML relaxation"})
+                    failed.append(f"{rid.split(':')[1]} ({r['error'][:80]})")
+                    continue
+                rows.append({"id": rid, "formula": rid.split(":")[1], "composition": starts[rid].composition.formula,
+                             "energy_ev_per_atom": float(r["energy_ev_per_atom"]), "origin": origin[rid] + ", ML relaxation"})
         df = pd.DataFrame(rows)
-        entries = [PDEntry(Composition(r.composition), r.energy_ev_per_atom * Composition(r.composition).num_atoms, name=r.id) for r in df.itertuples()]
-        from sicnb.htvs.energy import potential
-
+        ents = [PDEntry(Composition(r.composition), r.energy_ev_per_atom * Composition(r.composition).num_atoms, name=r.id)
+                for r in df.itertuples()]
         prov = potential(potential_name).provenance
-        src = (
-            f"offline hull: {len(df) - len(els)} real Materials Project structures from the embedded pool and {len(els)} elemental "
-            f"references, all energies from {prov['potential']} {prov['potential_model']} (no MP_API_KEY)"
-        )
-        return cls(entries, src, df)
+        n_el = int(df["id"].str.startswith("element:").sum()) if len(df) else 0
+        src = (f"offline hull: {len(df) - n_el} real Materials Project structures from the embedded pool (≤ {max_sites} sites, inside the "
+               f"{len(syss)} chemical systems of the pool) and {n_el} elemental references, all energies from {prov['potential']} "
+               f"{prov['potential_model']} (no MP_API_KEY)" + (f"; no elemental reference for {', '.join(failed)}" if failed else ""))
+        return cls(ents, src, df)
 
     @classmethod
     def materials_project(cls, elements: Sequence[str], api_key: str | None = None) -> "ReferenceHull":
@@ -149,6 +156,36 @@ class ReferenceHull:
                 hull.source = f"{hull.source} [fallback: {reason}]"
                 return hull
         return cls.embedded(elements, potential_name=potential_name, **kwargs)
+
+
+
+def chemical_systems(systems: Iterable[Iterable[str]]) -> tuple[list[frozenset[str]], list[str]]:
+    """Distinct chemical systems (smallest first, then alphabetical) and their sorted elements; unknown symbols refused."""
+    syss = sorted({frozenset(s) for s in systems}, key=lambda s: (len(s), sorted(s)))
+    if not syss:
+        raise ParameterError("a reference hull needs at least one chemical system")
+    els = sorted(set().union(*syss))
+    bad = [e for e in els if not Element.is_valid_symbol(e)]
+    if bad:
+        raise ParameterError(f"unknown element symbols {bad} in the chemical systems of the reference hull")
+    return syss, els
+
+
+def _embedded_compounds(systems: Iterable[frozenset[str]], max_sites: int) -> dict[str, Structure]:
+    """Embedded-pool (matbench_dielectric) Materials Project structures with ≤ ``max_sites`` sites inside one of ``systems``."""
+    from sicnb.data.embedded import matbench_dielectric_path
+
+    systems = list(systems)
+    with gzip.open(matbench_dielectric_path(), "rt") as fh:
+        table = json.load(fh)
+    out: dict[str, Structure] = {}
+    for key, d in table["structure"].items():
+        if len(d["sites"]) > max_sites:
+            continue
+        sp = frozenset(s["element"] for site in d["sites"] for s in site["species"])
+        if len(sp) > 1 and any(sp <= s for s in systems):
+            out[f"mbdiel-{int(key):04d}"] = Structure.from_dict(d)
+    return out
 
 
 def formation_and_hull(composition: Composition | str, energy_ev_per_atom: float, hull: ReferenceHull) -> dict[str, float]:

@@ -124,18 +124,43 @@ def _ensure_builtins() -> None:
     import sicnb.ledger.methods  # noqa: F401 - registers the built-in adapters
 
 
+def adapter_from_method(method) -> MethodAdapter:
+    """The ledger's view of a declared method (:class:`sicnb.methods.Method`): computed by ``method.batch``
+    (pmap, canonical columns, the method's screen step), score/direction/pass flags/defaults from the declaration."""
+    import dataclasses
+
+    def compute(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+        return method.batch(dataset.with_structures(), params, cache_dir=run.get("cache_dir"), n_workers=run.get("n_workers", 1),
+                            scheduler=run.get("scheduler"), timeout=run.get("timeout"), progress=run.get("progress", True))
+
+    p0 = method.params()
+    return MethodAdapter(name=method.name, title=method.title, score=method.score, direction=method.direction, compute=compute,
+                         requires=method.requires or (f"{method.function.__module__}:{method.function.__name__}",),
+                         pass_flags=method.pass_flags, extra=tuple(c for c in method.features.values() if c != method.score),
+                         defaults={f.name: getattr(p0, f.name) for f in dataclasses.fields(p0)}, model=method.model,
+                         description=method.description)
+
+
+def _declared() -> dict[str, MethodAdapter]:
+    """Adapters of declared methods (sicnb.methods) that have no hand-registered adapter, in declaration order."""
+    from sicnb.methods import registered
+
+    return {m.name: adapter_from_method(m) for m in registered() if m.ledger and m.name not in _REGISTRY}
+
+
 def method_names() -> list[str]:
-    """Registered method names, in registration order."""
+    """Registered method names: the built-in order, then methods declared at run time (:func:`sicnb.methods.register`)."""
     _ensure_builtins()
-    return list(_REGISTRY)
+    return list(_REGISTRY) + list(_declared())
 
 
 def get_method(name: str) -> MethodAdapter:
     _ensure_builtins()
+    adapters = {**_REGISTRY, **_declared()}
     try:
-        return _REGISTRY[name]
+        return adapters[name]
     except KeyError:
-        raise ParameterError(f"unknown ledger method {name!r}; registered: {', '.join(_REGISTRY)}") from None
+        raise ParameterError(f"unknown ledger method {name!r}; registered: {', '.join(adapters)}") from None
 
 
 @dataclass
@@ -194,6 +219,10 @@ def _method_table(adapter: MethodAdapter, dataset: Dataset, params: dict, run: d
         tab.index = tab.index.astype(str)
     else:
         tab = adapter.compute(dataset, params, run)
+    if adapter.score not in tab.columns:
+        from sicnb.methods import canonical_columns
+
+        tab = canonical_columns(tab)  # old column names (e_hull_ev_per_atom, E_a, ...) accepted with a DeprecationWarning
     if adapter.score not in tab.columns and "error" in tab.columns and len(tab) and tab["error"].fillna("").ne("").all():
         tab[adapter.score] = np.nan  # every row failed: the errors say why
     if adapter.score not in tab.columns:

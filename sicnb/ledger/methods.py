@@ -1,18 +1,20 @@
 """Built-in ledger adapters: thin wrappers over each method's public functions.
 
-Each ``_compute_*`` runs the method's per-structure function through :func:`sicnb.parallel.pmap`
+Topology and BVSE are declared once as :class:`sicnb.methods.Method` (``sicnb/<pkg>/method.py``); their
+adapters are generated from the declaration. Each remaining ``_compute_*`` (table-level methods: a cascade,
+a clustering, a trained ensemble, a pool hull) runs the method's per-structure function through :func:`sicnb.parallel.pmap`
 with the same parameters as the method's own notebook/CLI default (so a warm cache is reused), then
 its table-level step. Scores, in the method's units, and which way is better:
 
 ============  ======================  =====  ==========================================================
 method        score                   dir.   meaning
 ============  ======================  =====  ==========================================================
-topology      r_connected (Å)          −1    Li-only connection radius, eq. 1 of the MTL paper
+topology      r_connected_angstrom     −1    Li-only connection radius, eq. 1 of the MTL paper
 cluster       loo_cluster_log10_sigma  +1    mean log10 σ (S/cm) of the *other* labelled members of the
                                              structure's Ward cluster at the candidate depth
 pes           Xi                       +1    Ξ of the PES paper (eq. 4) — cascade: top-N shortlist only
 classify      p_si                     +1    P_SI of the shipped classifier ensemble (± std)
-bvse          E_a (eV)                 −1    BVSE 1D percolation barrier (bvlain)
+bvse          activation_energy_eV     −1    BVSE 1D percolation barrier (bvlain)
 htvs          e_hull_ev_per_atom       −1    predicted E_hull (Du & Wang) + band-gap / window flags
 ============  ======================  =====  ==========================================================
 
@@ -28,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sicnb.data import Dataset
-from sicnb.ledger.core import MethodAdapter, register_method
+from sicnb.ledger.core import MethodAdapter, adapter_from_method, register_method
 
 __all__ = ["TOPOLOGY", "CLUSTER", "PES", "CLASSIFY", "BVSE", "HTVS", "leave_one_out_cluster_scores", "pes_shortlist", "cached_rows",
            "PES_NOTEBOOK_PARAMS"]
@@ -40,53 +42,27 @@ def _pmap_kw(run: Mapping[str, Any], desc: str) -> dict[str, Any]:
 
 
 def cached_rows(func, dataset: Dataset, params: Mapping[str, Any], cache_dir: Any = None) -> pd.DataFrame:
-    """Read ``func``'s results for ``dataset`` from the pmap cache without computing anything.
+    """Read ``func``'s results for ``dataset`` from the pmap cache without computing anything
+    (:func:`sicnb.parallel.pmap` with ``cache_only=True``): items not in the cache get the error ``"NotCached: ..."``.
+    For methods too expensive to run inside the ledger (a PES scan per structure)."""
+    from sicnb.parallel import pmap
 
-    Same layout as :func:`sicnb.parallel.pmap`; items not in the cache get the error
-    ``"NotCached: ..."``. For methods too expensive to run inside the ledger (a PES scan per structure).
-    """
-    from sicnb import __version__
-    from sicnb.parallel import ResultCache, _canonical, _default_cache_dir, function_id, item_keys
-
-    keys = item_keys(func, dataset, params)
-    cache = None if cache_dir is False else ResultCache(_default_cache_dir() if cache_dir in (None, True) else cache_dir)
-    rows = []
-    for rid, key in keys.items():
-        hit = cache.get(key) if (cache is not None and key) else None
-        if hit is None:
-            rows.append({"id": rid, "error": f"NotCached: no cached {function_id(func)} result for these parameters; "
-                                             "run the method's notebook first or set the ledger parameter cache_only=False"})
-        else:
-            rows.append({"id": rid, **hit.get("result", {}), "error": hit.get("error", "")})
-    df = pd.DataFrame(rows).set_index("id") if rows else pd.DataFrame(columns=["error"])
-    df["method"] = function_id(func)
-    df["params"] = _canonical(dict(params))
-    df["sicnb_version"] = __version__
-    df.attrs.update({"method": function_id(func), "n_cached": int(df["error"].str.startswith("NotCached").__invert__().sum())})
+    df = pmap(func, dataset, dict(params), cache_dir=cache_dir, cache_only=True, progress=False)
+    df.attrs["n_cached"] = int((~df["error"].str.startswith("NotCached")).sum())
     return df
 
 
-# --- topology (notebook 01) -------------------------------------------------------------------------
+# --- topology (notebook 01): declared in sicnb/topology/method.py ---------------------------------------
 
-def _compute_topology(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.parallel import pmap
-    from sicnb.topology import topological_screen, topology_features
+def _from_method(name: str) -> MethodAdapter:
+    """The ledger adapter generated from the declaration of ``name`` (:class:`sicnb.methods.Method`), registered
+    at this position of the built-in order."""
+    from sicnb.methods import get
 
-    feats = pmap(topology_features, dataset.with_structures(),
-                 {"radius_angstrom": float(params["radius_angstrom"]), "mobile_ion": params["mobile_ion"]},
-                 **_pmap_kw(run, "topology"))
-    return topological_screen(feats, params["r_connected_max_angstrom"], params["rho_cycles_max"])
+    return register_method(adapter_from_method(get(name)), replace=True)
 
 
-TOPOLOGY = register_method(MethodAdapter(
-    name="topology", title="Topology (MTL)", score="r_connected", direction=-1, compute=_compute_topology,
-    requires=("sicnb.topology:topology_features", "sicnb.topology:topological_screen"),
-    pass_flags=("pass_r_connected", "pass_rho_cycles", "pass_topology"),
-    extra=("rho_cycles", "beta1_at_r_connected", "n_mobile_sites"),
-    defaults={"radius_angstrom": 10.0, "mobile_ion": "Li", "r_connected_max_angstrom": 5.0, "rho_cycles_max": 0.6},
-    model="exact Vietoris-Rips persistent homology (no trained model)",
-    description="r_connected (Å), MTL eq. 1: the Li-only sphere's connection radius; smaller = better connected Li sublattice",
-))
+TOPOLOGY = _from_method("topology")
 
 
 # --- semi-supervised Ward clustering (notebook 02) ---------------------------------------------------
@@ -156,17 +132,6 @@ PES_NOTEBOOK_PARAMS = {"potential": "m3gnet", "step": 0.25}
 PES_CASCADE_KEYS = ("top", "max_atoms", "timeout_s", "cache_only")
 
 
-def _pes_spellings(p: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The parameter dicts under which the same PES result may sit in the cache: notebook 03's spelling
-    (``potential``, ``step``) and the ``sicnb pes`` CLI's (every option written out)."""
-    cli = {"potential": p.get("potential", "m3gnet"), "model": p.get("model"), "mobile_ion": p.get("mobile_ion", "Li"),
-           "step": p.get("step", 0.25), "r_min": p.get("r_min", 1.2), "exhaustive": p.get("exhaustive", False)}
-    out = [dict(p)]
-    if set(p) <= set(cli) and cli != p:
-        out.append(cli)
-    return out
-
-
 def pes_shortlist(consensus: pd.Series, dataset: Dataset, top: int, max_atoms: int | None = None) -> pd.DataFrame:
     """Which structures the PES cascade scans: the ``top`` best by ``consensus`` (higher = better) among
     ordered-or-orderable structures with at most ``max_atoms`` sites.
@@ -208,12 +173,10 @@ def _compute_pes(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, 
     top, max_atoms = int(params.get("top", 10)), params.get("max_atoms")
     cache_only = bool(params.get("cache_only", False))
     ds = dataset.with_structures()
-    # results already in the cache (notebook 03, sicnb pes, an earlier ledger), under any parameter spelling
-    cached = None
-    for spelling in _pes_spellings(p):
-        c = cached_rows(pes_descriptors, ds, spelling, run.get("cache_dir"))
-        c = c[~c["error"].str.startswith("NotCached")]
-        cached = c if cached is None else pd.concat([cached, c[~c.index.isin(cached.index)]])
+    # results already in the cache (notebook 03, sicnb pes, an earlier ledger): the cache key binds the parameters
+    # to pes_descriptors' signature, so every spelling of the same parameters finds the same entries
+    cached = cached_rows(pes_descriptors, ds, p, run.get("cache_dir"))
+    cached = cached[~cached["error"].str.startswith("NotCached")]
     consensus = run.get("consensus")
     if consensus is None:
         consensus = pd.Series(np.nan, index=ds.ids)
@@ -298,25 +261,9 @@ CLASSIFY = register_method(MethodAdapter(
 ))
 
 
-# --- BVSE (notebook 02, App. A.2) -------------------------------------------------------------------
+# --- BVSE (notebook 02, App. A.2): declared in sicnb/bvse/method.py ----------------------------------
 
-def _compute_bvse(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.bvse import bvse_barriers
-    from sicnb.parallel import pmap
-
-    tab = pmap(bvse_barriers, dataset.with_structures(), dict(params), **_pmap_kw(run, "bvse"))
-    if "E_a" in tab:
-        tab["pass_Ea"] = pd.to_numeric(tab["E_a"], errors="coerce") < 0.6
-    return tab
-
-
-BVSE = register_method(MethodAdapter(
-    name="bvse", title="BVSE E_a", score="E_a", direction=-1, compute=_compute_bvse,
-    requires=("sicnb.bvse:bvse_barriers", "bvlain"), pass_flags=("pass_Ea",),
-    extra=("E_a_3D", "percolates_1D", "percolates_3D", "ordered_approximant"),
-    defaults={"mobile_ion": "Li"}, model="bvlain bond-valence site energies (softBV parameters)",
-    description="BVSE 1D percolation barrier E_a (eV); pass_Ea: E_a < 0.6 eV (thesis §2.3 filter)",
-))
+BVSE = _from_method("bvse")
 
 
 # --- HTVS stability screens (notebook 05, Du & Wang) ----------------------------------------------
@@ -345,3 +292,4 @@ HTVS = register_method(MethodAdapter(
     description="predicted E_hull (eV/atom; lower = more stable, a stability screen, not a conductivity score) with Du & Wang's "
                 "pass flags: E_hull ≤ 0.2 and E_f ≤ 0.1 eV/atom, band gap > 0.5 eV, oxidation limit ≥ 4 V vs Li/Li⁺",
 ))
+

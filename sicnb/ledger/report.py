@@ -28,7 +28,7 @@ HEADLINE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("classify.p_si_std", "P_SI std"),
     ("classify.d_training", "d_training"),
     ("bvse.score", "BVSE E_a (eV)"),
-    ("bvse.E_a_3D", "BVSE E_a 3D (eV)"),
+    ("bvse.activation_energy_3D_eV", "BVSE E_a 3D (eV)"),
     ("topology.score", "r_connected (Å)"),
     ("topology.rho_cycles", "rho_cycles"),
     ("pes.score", "Ξ (PES cascade)"),

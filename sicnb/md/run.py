@@ -87,13 +87,14 @@ def run_md(
     from ase import units
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from sicnb.pes.scan import _cached_potential, order_structure
+    from sicnb.structure.approximant import order_structure
+    from sicnb.potentials import as_potential
 
     if temperature_k <= 0 or time_ps <= 0 or timestep_fs <= 0:
         raise ParameterError(f"temperature, time and time step must be > 0 (got {temperature_k} K, {time_ps} ps, {timestep_fs} fs)")
     ordered, _rule = order_structure(structure)
     cell = supercell_for_md(ordered, min_length_A)
-    pot = _cached_potential(potential, model)
+    pot = as_potential(potential, model)
     atoms = AseAtomsAdaptor.get_atoms(cell)
     atoms.calc = pot.calculator()
     rng = np.random.default_rng(seed)

@@ -6,73 +6,27 @@ Descriptors: MPE (eq. 2, min over ions), FV_connected / FV_disconnected (eq. 3, 
 mobile ions, symmetry-equivalent ions by mapping the scanned grid with the space-group operation),
 Ξ (eq. 4).
 
-Cheaper than the paper, checked against the exhaustive grid by the same code (``exhaustive=True``):
+The scan is cheaper than the paper's exhaustive grid and checked against it by the same code
+(``exhaustive=True``): symmetry-distinct ions only, one point per stabiliser orbit on an exactly symmetrized
+input; coarse-to-fine free volumes with a flood fill of ``{E < t_max}``; the MPE proven by an evaluated
+minimax path plus an evaluated minimum cut (``mpe_method="cut"``); batched energy-only calls. Why each
+choice and what it was measured against (the design notes, items 0-4) are in bench/RESULTS.md,
+"PES scan: design notes". The estimators and the MPE refinement live in :mod:`sicnb.pes.refine`.
 
-1. **Symmetry.** Only symmetry-distinct mobile ions are scanned; within a scan only one grid point
-   per orbit of the site's stabiliser is evaluated (equal energies by symmetry, exact).
-0. **Exact symmetry.** The input is first projected onto the space group found at ``symprec``
-   (:func:`sicnb.pes.grid.symmetrize_structure`). Without it, a structure that is only nearly
-   symmetric (Materials Project Li2O: 60.13° instead of 60°) gets one energy per stabiliser orbit in
-   the reduced scan while the orbit's points really differ (by up to 0.01 eV with CHGNet) — the
-   Li2O FV mismatch of the first bench. The exhaustive reference scans the same symmetrized input.
-2. **Coarse-to-fine for the FV (eq. 3).** Energies are first computed on a stride-``strides[0]`` sub-grid;
-   each finer level evaluates only the points whose *estimated* energy lies below ``E_min + t_max + margin``
-   (``margins_ev``, one per refinement; t_max = 1.0 eV, the highest FV threshold). The estimate
-   (``estimator="distance"``) is an isotonic drift in the distance to the nearest framework atom — known
-   exactly at full resolution — plus the linearly interpolated residual; plain linear interpolation
-   (``"linear"``) misses channels narrower than the coarse spacing (LiAlO2: MPE off by 1.97 eV). At the
-   finest level the set ``{E < t_max}`` is then *flood-filled*: every unevaluated neighbour of an evaluated
-   point below ``t_max`` is evaluated, repeated until nothing is added. So each component of
-   ``{E < t_max}`` that the band seeds is evaluated whole (exactly, whatever the estimate), and
-   FV_connected / FV_disconnected rest on evaluated points; only a component with no seed (every point's
-   estimate above the band) can be missed. ``flood_margin_ev`` optionally skips neighbours whose estimate from
-   their evaluated neighbours exceeds ``t_max + flood_margin_ev``: chosen at 1.0 eV on the tuning cells, it
-   failed the validation cell LiCrSiO4 (FV off by 39 %: the estimate overshoots its low points by up to 4 eV),
-   so the default is no pruning (``None``).
-3. **The MPE (eq. 2) with a proof** (``mpe_method="cut"``, the default; :func:`_certify_mpe_by_cut`). Two
-   evaluated objects decide it: a minimax *path* from the centre of the 2×2×2 supercell to its faces whose points
-   are all evaluated (found on the field ``G`` = evaluated energy where known, estimate elsewhere, and evaluated
-   until it rests on evaluated points: its maximum ``U`` bounds the MPE from above), and a *cut* — a set of points,
-   each evaluated at ``≥ U`` or excluded by R_min, that every path from the centre to a face must cross (bounds it
-   from below). The cut is the cheapest one by a minimum vertex cut (maximum flow,
-   :func:`sicnb.pes.levelmap.separating_set`) in which unevaluated points estimated at ``≥ U`` cost 1, those
-   estimated below cost 50, evaluated points ``≥ U`` and excluded points are free and evaluated points below ``U``
-   cannot be cut; its unevaluated points are evaluated, and if some come out below ``U`` the round repeats (the path
-   may get lower through them, the next cut goes elsewhere). When a cut needs no new point the MPE is ``U`` —
-   **exactly, whatever the estimate**, given the ion's minimum (the centre; the coarse grid and the FV flood find it,
-   as before): the estimate only decides where to look (a one-grid-point tunnel that no
-   coarse point sees crosses every cut and is found, ``tests/test_pes.py``). The cut runs across each exit of the
-   well near its saddle, between the exclusion spheres, so it costs about a cross-section of the channels instead
-   of the whole well below the saddle. Ions are scanned in turn; an ion stops once it proves its MPE ≥ an exact MPE
-   already found for another ion (cut at that level). ``mpe_refined`` is True when the reported MPE is proven so.
-   Replayed on stored CHGNet energies of the thirteen bench cells: exact on all, with 1.4–5× fewer calls than the
-   self-calibrated path margin on the cells whose saddle lies far above the FV thresholds (bench/RESULTS.md).
-   ``mpe_method="path"`` keeps the earlier **minimax-path refinement** (:func:`_refine_percolation_path`): on
-   ``G`` with ``estimate - path_margin_ev`` for unevaluated points, evaluate the minimax path until it rests on
-   evaluated points. It is exact only if every estimate errs high by at most the margin, which is not guaranteed
-   (the distance-drift estimate overshoots some points by 2–4 eV; with the fixed 0.5 eV margin the MPE came out
-   0.26 eV too high on LiMgH6Ir and 0.12 eV on KLiSO4). By default it calibrates the margin to the largest
-   overshoot ``prior - E`` seen on evaluated points below the path level (``path_margin_adaptive``): exact on the
-   thirteen cells, still a premise, more calls. The former MPE band (``mpe_cap_ev``) is off by default (it missed
-   MPEs above the cap: Li6CrN4, 2.6 eV). Defaults (strides 4, 2, 1; margins 1.0, 0.5 eV) were chosen by replaying
-   the scan on the stored exhaustive energies of the seven bench cells (Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr,
-   Li6CrN4) and checked on cells not used for that choice (bench/RESULTS.md). ``estimator="surface"`` measures the
-   drift coordinate to the nearest atom's surface (centre distance minus its element's atomic radius); not the
-   default. Estimates are clipped at ``clip_ev`` = 10 eV above the minimum (at 5 eV the plateau below LiAl5O8's
-   5.4 eV saddle made the path search wander: 981 instead of 146 calls).
-4. **Batched energy-only calls** through :meth:`sicnb.potentials.Potential.energies`.
+Why this module is still ~550 lines: :func:`scan_site` is one algorithm (coarse-to-fine FV band, flood fill,
+MPE certificate) whose stages share the grid state; split further it would pass that state between modules.
 
 Disordered inputs are ordered first (:func:`order_structure`).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 from pymatgen.core import Structure
-from scipy.interpolate import RegularGridInterpolator
 
 from sicnb.errors import ParameterError, StructureError
 
@@ -99,15 +53,20 @@ from sicnb.pes.levelmap import (
     level_map,
     lowest_point,
     minimal_percolation_energy,
-    percolation_path,
-    neighbour_offsets,
-    separating_set,
-    supercell_cell_index,
-    UNCUTTABLE,
     xi_descriptor,
 )
 
-__all__ = ["SiteScan", "PESResult", "scan_site", "pes_scan", "pes_descriptors", "order_structure", "DEFAULT_POTENTIAL"]
+from sicnb.structure.approximant import order_structure  # noqa: E402  (re-exported: its home is sicnb.structure)
+from sicnb.pes.refine import (  # noqa: E402  (re-exported for tests and the bench replay)
+    _certify_mpe_by_cut,
+    _distance_drift_estimate,
+    _grid_neighbours,
+    _interpolate_periodic,
+    _neighbour_estimate,
+    _refine_percolation_path,
+)
+
+__all__ = ["ScanSettings", "SiteScan", "PESResult", "scan_site", "pes_scan", "pes_descriptors", "order_structure", "DEFAULT_POTENTIAL"]
 
 #: coarse-to-fine defaults, chosen by replaying the scan on the stored exhaustive energies of the seven bench cells
 #: of bench/RESULTS.md (Li2O, LiCl, Li3N, Li2S, LiAlO2, LiBr, Li6CrN4) and validated on cells not used for the choice:
@@ -124,7 +83,7 @@ DEFAULT_FLOOD_MARGIN_EV: float | None = None
 DEFAULT_PATH_MARGIN_EV = 0.5
 DEFAULT_PATH_DILATION = 0
 #: raise the path margin to the largest overshoot of the estimate seen on evaluated points below the path level
-#: (item 3 of the module doc); False gives the fixed 0.5 eV margin (fewer calls, failed two of thirteen cells)
+#: (design note 3, bench/RESULTS.md); False gives the fixed 0.5 eV margin (fewer calls, failed two of thirteen cells)
 DEFAULT_PATH_MARGIN_ADAPTIVE = True
 #: how the MPE is made exact: "cut" (an evaluated path plus an evaluated minimum cut: a proof, item 3) or "path"
 #: (minimax-path refinement under the path-margin premise)
@@ -150,6 +109,37 @@ DEFAULT_CONNECTIVITY = 26
 DEFAULT_FV_SMEARING_EV = (-0.04, -0.02, 0.0, 0.02, 0.04)
 
 
+@dataclass(frozen=True)
+class ScanSettings:
+    """Tuning of the coarse-to-fine scan of one ion (:func:`scan_site`); the defaults are the bench-chosen ones
+    (design notes 2-3 in bench/RESULTS.md): strides in grid steps, margins/caps/clip in eV, path dilation in rings
+    of neighbours, ``mpe_method`` "cut" (a proof) or "path", ``estimator`` "distance", "surface" or "linear"."""
+
+    strides: Sequence[int] = DEFAULT_STRIDES
+    margins_ev: Sequence[float] = DEFAULT_MARGINS_EV
+    mpe_cap_ev: float = DEFAULT_MPE_CAP_EV
+    mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV
+    path_margin_ev: float = DEFAULT_PATH_MARGIN_EV
+    path_dilation: int = DEFAULT_PATH_DILATION
+    path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE
+    mpe_method: str = DEFAULT_MPE_METHOD
+    flood: bool = True
+    flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV
+    max_path_iter: int = 200
+    clip_ev: float = DEFAULT_CLIP_EV
+    batch_size: int = DEFAULT_BATCH_SIZE
+    estimator: str = DEFAULT_ESTIMATOR
+
+    @classmethod
+    def resolve(cls, settings: "ScanSettings | None" = None, **overrides) -> "ScanSettings":
+        """``settings`` (default: the defaults) with ``overrides`` applied; unknown names refused."""
+        try:
+            return dataclasses.replace(settings or cls(), **overrides)
+        except TypeError as exc:
+            names = [f.name for f in dataclasses.fields(cls)]
+            raise ParameterError(f"scan setting: {exc}; the settings are {names}") from None
+
+
 @dataclass
 class SiteScan:
     """PES scan of one symmetry-distinct mobile ion on the unit-cell grid.
@@ -158,7 +148,7 @@ class SiteScan:
     ``evaluated``: True where the value came from the potential (directly or by stabiliser symmetry),
     False where it is estimated (estimate above ``E_min + refine_level_ev``, the last refinement band).
     ``mpe_exact``: this ion's MPE is proven by an evaluated path and cut (``mpe_method="cut"``) or its minimax path
-    rests on evaluated points (``"path"``; module doc, item 3); ``mpe_lower_bound_ev``: the proven lower bound
+    rests on evaluated points (``"path"``; design note 3, bench/RESULTS.md); ``mpe_lower_bound_ev``: the proven lower bound
     (= the MPE when exact, the other ion's MPE when the scan stopped there; NaN for exhaustive scans).
     ``calls_by_stage``: potential calls per stride level, then of the path refinement.
     """
@@ -193,38 +183,6 @@ class PESResult:
     level_maps: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
 
-def order_structure(structure: Structure, max_enumerations: int = 1) -> tuple[Structure, str]:
-    """Return an ordered structure and the rule used.
-
-    Rule: ordered inputs are returned unchanged. Disordered ones get oxidation states (sicnb.structure)
-    and pymatgen's ``OrderDisorderedStructureTransformation`` (fast algorithm, lowest Ewald energy
-    configuration in the given cell); if that fails, :class:`StructureError`.
-    """
-    if structure.is_ordered:
-        return structure, "ordered"
-    from pymatgen.transformations.standard_transformations import OrderDisorderedStructureTransformation
-
-    from sicnb.structure import assign_oxidation_states
-
-    try:
-        decorated, _ = assign_oxidation_states(structure)
-        out = OrderDisorderedStructureTransformation(algo=2).apply_transformation(decorated, return_ranked_list=False)
-        out.remove_oxidation_states()
-    except Exception as exc:  # noqa: BLE001
-        raise StructureError(
-            f"{structure.composition.reduced_formula}: could not order the partial occupancies for the potential "
-            f"({type(exc).__name__}: {exc}); give an ordered structure (e.g. a Materials Project entry)"
-        ) from exc
-    return out, "ewald-lowest (pymatgen OrderDisorderedStructureTransformation, fast algorithm)"
-
-
-def _cached_potential(potential, model: str | None):
-    """A potential by name (loaded once per process) or a :class:`sicnb.potentials.Potential` passed through."""
-    from sicnb.potentials import as_potential
-
-    return as_potential(potential, model)
-
-
 def _energies_at(potential, framework: Structure, ion: str, frac_points: np.ndarray, batch_size: int,
                  chunk: int = 128) -> np.ndarray:
     """Energies with the ion at each fractional point, ``chunk`` structures per potential call: CHGNet converts every
@@ -241,187 +199,6 @@ def _energies_at(potential, framework: Structure, ion: str, frac_points: np.ndar
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _interpolate_periodic(values: np.ndarray, stride: int, shape: tuple[int, int, int]) -> np.ndarray:
-    """Linearly interpolate a field known on the stride sub-grid (indices multiple of ``stride``) to the full grid."""
-    axes = []
-    sub = values
-    for ax, n in enumerate(shape):
-        c = np.arange(0, n, stride)
-        axes.append(np.append(c, n).astype(float))
-        take = np.append(c, 0)
-        sub = np.take(sub, take, axis=ax)
-    interp = RegularGridInterpolator(tuple(axes), sub, method="linear")
-    pts = np.indices(shape).reshape(3, -1).T.astype(float)
-    return interp(pts).reshape(shape)
-
-
-def _distance_drift_estimate(cur: np.ndarray, known: np.ndarray, excl: np.ndarray, dmin: np.ndarray, stride: int,
-                             shape: tuple[int, int, int], clip_ev: float) -> np.ndarray:
-    """Estimate of the relative energy (eV) on the full grid from the stride sub-grid: a drift ``f(d)`` of the distance to
-    the nearest framework atom (isotonic, non-increasing, fitted to the evaluated points) plus the linearly
-    interpolated residual. The drift is known at full resolution, so a channel narrower than the coarse spacing,
-    where the ion is farther from the framework than at the coarse points around it, is estimated low and refined
-    (plain linear interpolation of the coarse energies misses it: LiAlO2 in bench/RESULTS.md)."""
-    from sklearn.isotonic import IsotonicRegression
-
-    ok = np.isfinite(known) & ~excl
-    iso = IsotonicRegression(increasing=False, out_of_bounds="clip", y_max=clip_ev)
-    iso.fit(dmin[ok], np.minimum(known[ok], clip_ev))
-    base = iso.predict(dmin)
-    resid = np.where(excl, 0.0, cur - base)
-    return np.minimum(base + _interpolate_periodic(resid.reshape(shape), stride, shape).ravel(), clip_ev)
-
-
-def _grid_neighbours(points: np.ndarray, shape: tuple[int, int, int], connectivity: int = 6) -> np.ndarray:
-    """Flat indices of the periodic neighbours (6 face-sharing, or 26) of ``points`` on the unit-cell grid."""
-    ijk = np.array(np.unravel_index(points, shape))
-    out = []
-    for d in neighbour_offsets(connectivity):
-        nb = (ijk + d[:, None]) % np.asarray(shape)[:, None]
-        out.append(np.ravel_multi_index(nb, shape))
-    return np.unique(np.concatenate(out)) if out else points
-
-
-def _neighbour_estimate(points: np.ndarray, known: np.ndarray, excl: np.ndarray, dmin: np.ndarray, shape, clip_ev: float) -> np.ndarray:
-    """Estimate at ``points`` from their evaluated 6-neighbours: ``min_q E(q) + f(d_p) - f(d_q)`` with ``f`` the
-    isotonic distance drift fitted to every evaluated point (the drift carries the wall between p and q)."""
-    from sklearn.isotonic import IsotonicRegression
-
-    if not points.size:
-        return np.zeros(0)
-    ok = ~np.isnan(known) & ~excl
-    emin = np.nanmin(known)
-    iso = IsotonicRegression(increasing=False, out_of_bounds="clip", y_max=clip_ev)
-    iso.fit(dmin[ok], np.minimum(known[ok] - emin, clip_ev))
-    base_p = iso.predict(dmin[points])
-    ijk = np.array(np.unravel_index(points, shape))
-    out = np.full(points.size, np.inf)
-    for ax in range(3):
-        for d in (-1, 1):
-            nb = ijk.copy()
-            nb[ax] = (nb[ax] + d) % shape[ax]
-            q = np.ravel_multi_index(nb, shape)
-            good = ok[q]
-            if good.any():
-                cand = known[q[good]] + base_p[good] - iso.predict(dmin[q[good]])
-                out[good] = np.minimum(out[good], cand)
-    return out
-
-
-def _refine_percolation_path(known: np.ndarray, field: np.ndarray, excl: np.ndarray, shape: tuple[int, int, int], evaluate,
-                             margin_ev: float, dilation: int, max_iter: int, stop_ev: float | None,
-                             prior: np.ndarray | None = None, connectivity: int = 6) -> tuple[float, bool, int]:
-    """Make the MPE (eq. 2) rest on evaluated points, refining only along the minimax path.
-
-    Field ``G``: evaluated energies where known, ``estimate - margin_ev`` elsewhere (a lower bound on the true
-    energy when the estimate exceeds it by at most ``margin_ev``; not guaranteed, see the module doc). The minimax value of ``G`` on the 2×2×2
-    supercell is then a lower bound on the true MPE; once the minimax path found on ``G`` passes through
-    evaluated points only, that path realises the bound with true energies, so it *is* the true MPE (no
-    estimated point can lower it: it already counts at its lower bound). Each iteration evaluates the estimated
-    points on the path plus, ``dilation`` times, their estimated 6-neighbours with ``G`` below the path level
-    (the saddle region), so that a wrong guess is not followed one point at a time. ``known`` is updated in
-    place by ``evaluate``. Stops early when the bound reaches ``stop_ev`` (another ion's exact MPE: this ion
-    cannot lower the structure's minimum). With ``prior`` (the estimates before evaluation) the margin is raised to
-    the largest ``prior - E`` over evaluated points below the current path level before each search (module doc,
-    item 3). Returns (MPE or its lower bound relative to this ion's minimum, exact?, iterations).
-    """
-    uc_of_sc, last_origin = None, None
-    mpe = np.inf
-    margin = float(margin_ev)
-    for it in range(max_iter + 1):
-        imin = int(np.nanargmin(known))
-        emin = known[imin]
-        origin = tuple(int(i) for i in np.unravel_index(imin, shape))
-        if origin != last_origin:
-            uc_of_sc = supercell_cell_index(shape, origin).ravel()
-            last_origin = origin
-        while True:
-            g = np.where(np.isnan(known), field - margin, known) - emin
-            g = np.where(excl, np.inf, g)
-            sc, _ = centred_supercell(g.reshape(shape), origin)
-            mpe, path = percolation_path(sc, connectivity=connectivity)
-            if prior is None or not np.isfinite(mpe):
-                break
-            # self-calibrated margin: the largest overshoot of the prior estimate over the true energy among the
-            # evaluated points that lie below the current path level (the points that could matter for the MPE)
-            ev = ~np.isnan(known) & ~excl & (known - emin < mpe)
-            need = float(np.max(prior[ev] - known[ev], initial=0.0))
-            if need <= margin + 1e-9:
-                break
-            margin = need
-        if not np.isfinite(mpe):
-            return mpe, True, it  # sealed by the R_min exclusion, which is known exactly
-        if stop_ev is not None and mpe >= stop_ev:
-            return mpe, False, it
-        pts = np.unique(uc_of_sc[path])
-        todo = pts[np.isnan(known[pts])]
-        if not todo.size:
-            return mpe, True, it
-        if it == max_iter:
-            break
-        grow = todo
-        for _ in range(dilation):
-            nb = _grid_neighbours(grow, shape, connectivity)
-            grow = np.setdiff1d(nb[np.isnan(known[nb]) & ~excl[nb] & (g[nb] <= mpe)], todo)
-            if not grow.size:
-                break
-            todo = np.union1d(todo, grow)
-        evaluate(todo)
-    return mpe, False, max_iter
-
-
-def _certify_mpe_by_cut(known: np.ndarray, field: np.ndarray, excl: np.ndarray, shape: tuple[int, int, int], evaluate,
-                        max_iter: int, stop_ev: float | None, low_cost: int = 50, connectivity: int = 6) -> tuple[float, bool, int]:
-    """The MPE (eq. 2) with a proof that rests on evaluated energies only: an evaluated path and an evaluated cut.
-
-    Each round (i) finds a minimax path on the field ``G`` (evaluated energies where known, the estimate elsewhere;
-    :func:`_refine_percolation_path` without margin) and evaluates it until it rests on evaluated points; ``U`` is
-    then the lowest maximum over paths of evaluated points on the 2×2×2 supercell — an upper bound on the MPE.
-    (ii) It looks for the cheapest set of not-yet-evaluated points whose removal, together with the evaluated
-    points at or above ``L = min(U, stop_ev)`` and the R_min exclusion, separates the centre from the supercell faces
-    (:func:`sicnb.pes.levelmap.separating_set`; price 1 per point whose estimate is ≥ ``L``, ``low_cost`` per point
-    estimated below it, evaluated points below ``L`` cannot be cut) and evaluates it. When the cheapest cut needs no
-    new point, every path from the centre to a face steps on a point with ``E ≥ L``: the MPE is ≥ ``L``, so it *is*
-    ``U`` when ``L = U``. If some cut points come out below ``L``, they join the known field and the round repeats
-    (the path may get lower, the next cut goes elsewhere). No assumption on the estimate: it only decides where to
-    look. The cut runs across each exit of the well at its saddle, so it costs about a cross-section of the channels
-    instead of the whole well below the saddle (the basin a minimax flood would evaluate).
-    Returns (MPE, or its lower bound ``stop_ev``, relative to this ion's minimum; exact?; rounds).
-    """
-    ub = np.inf
-    for it in range(max_iter + 1):
-        _refine_percolation_path(known, field, excl, shape, evaluate, 0.0, 0, max_iter, stop_ev, connectivity=connectivity)
-        imin = int(np.nanargmin(known))
-        emin = known[imin]
-        origin = tuple(int(i) for i in np.unravel_index(imin, shape))
-        sc_idx = supercell_cell_index(shape, origin)
-        sc_shape = sc_idx.shape
-        uc = sc_idx.ravel()
-        e_sc = (known - emin)[uc]
-        x_sc = excl[uc]
-        f_known = np.where(np.isnan(e_sc) | x_sc, np.inf, e_sc)
-        ub, _ = percolation_path(f_known.reshape(sc_shape), connectivity=connectivity)
-        level = ub if stop_ev is None else min(ub, stop_ev)
-        unknown = np.isnan(e_sc) & ~x_sc
-        if not np.isfinite(level):
-            if not unknown.any() or not np.isfinite(percolation_path(np.where(x_sc, np.inf, 0.0).reshape(sc_shape), connectivity=connectivity)[0]):
-                return np.inf, True, it  # sealed by the R_min exclusion, which is known exactly
-            level = np.inf
-        cost = np.zeros(e_sc.size, dtype=np.int64)
-        est_sc = (field - emin)[uc]
-        cost[unknown] = np.where(est_sc[unknown] >= level, 1, low_cost)
-        cost[~unknown & ~x_sc & (np.nan_to_num(e_sc, nan=np.inf) < level)] = UNCUTTABLE
-        cut = separating_set(cost.reshape(sc_shape), connectivity=connectivity)
-        todo = np.unique(uc[cut])
-        todo = todo[np.isnan(known[todo])]
-        if not todo.size:
-            return float(level), bool(level == ub), it
-        if it == max_iter:
-            break
-        evaluate(todo)
-    return float(ub), False, max_iter
-
-
 def scan_site(
     structure: Structure,
     site_index: int,
@@ -433,29 +210,24 @@ def scan_site(
     exhaustive: bool = False,
     use_symmetry: bool = True,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS_EV,
-    strides: Sequence[int] = DEFAULT_STRIDES,
-    margins_ev: Sequence[float] = DEFAULT_MARGINS_EV,
-    mpe_cap_ev: float = DEFAULT_MPE_CAP_EV,
-    mpe_margin_ev: float = DEFAULT_MPE_MARGIN_EV,
-    path_margin_ev: float = DEFAULT_PATH_MARGIN_EV,
-    path_dilation: int = DEFAULT_PATH_DILATION,
-    path_margin_adaptive: bool = DEFAULT_PATH_MARGIN_ADAPTIVE,
-    mpe_method: str = DEFAULT_MPE_METHOD,
-    flood: bool = True,
-    flood_margin_ev: float | None = DEFAULT_FLOOD_MARGIN_EV,
-    max_path_iter: int = 200,
+    settings: "ScanSettings | None" = None,
     mpe_stop_ev: float | None = None,
-    clip_ev: float = DEFAULT_CLIP_EV,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    estimator: str = DEFAULT_ESTIMATOR,
     ops=None,
     shape: tuple[int, int, int] | None = None,
     multiplicity: int = 1,
     equivalent_indices: tuple[int, ...] = (),
     connectivity: int = 26,
+    **overrides,
 ) -> SiteScan:
-    """Frozen-framework scan of the ion at ``site_index`` (Sec. II A); exhaustive or coarse-to-fine (module doc)."""
+    """Frozen-framework scan of the ion at ``site_index`` (Sec. II A); exhaustive or coarse-to-fine (design notes in
+    bench/RESULTS.md). The coarse-to-fine tuning is ``settings`` (:class:`ScanSettings`), any of whose fields may also
+    be given as a keyword (``strides=(4, 2, 1)``)."""
     t0 = time.perf_counter()
+    st = ScanSettings.resolve(settings, **overrides)
+    strides, margins_ev, mpe_cap_ev, mpe_margin_ev = st.strides, st.margins_ev, st.mpe_cap_ev, st.mpe_margin_ev
+    path_margin_ev, path_dilation, path_margin_adaptive, mpe_method = st.path_margin_ev, st.path_dilation, st.path_margin_adaptive, st.mpe_method
+    flood, flood_margin_ev, max_path_iter, clip_ev = st.flood, st.flood_margin_ev, st.max_path_iter, st.clip_ev
+    batch_size, estimator = st.batch_size, st.estimator
     if len(margins_ev) != len(strides) - 1 or strides[-1] != 1:
         raise ParameterError(f"strides must end with 1 and margins_ev have one value per refinement; got {strides}, {margins_ev}")
     ops = ops if ops is not None else (space_group_ops(structure) if use_symmetry else [(np.eye(3, dtype=int), np.zeros(3))])
@@ -660,7 +432,9 @@ def pes_scan(
     shift = 0.0
     if symmetrize and use_symmetry:
         ordered, shift = symmetrize_structure(ordered, symprec=symprec)
-    pot = _cached_potential(potential, model)
+    from sicnb.potentials import as_potential
+
+    pot = as_potential(potential, model)
     step = scan_kwargs.pop("step", 0.25)
     ops, symmetry_fallback = space_group_ops_checked(ordered, symprec=symprec) if use_symmetry else ([(np.eye(3, dtype=int), np.zeros(3))], "")
     if use_symmetry and not translations_fit_grid(ops):  # an arbitrary origin: move it to the space group's own
@@ -766,13 +540,12 @@ def pes_descriptors(
     :class:`sicnb.potentials.Potential`. ``connectivity`` (26, the authors' "sqrt3" neighbour rule, or 6) and
     ``fv_smearing_ev`` (the authors' FV smearing over t + {-0.04, -0.02, 0, 0.02, 0.04} eV; ``(0.0,)`` for none)
     default to the authors' code (:func:`pes_scan`)."""
-    res = pes_scan(
-        structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
-        exhaustive=exhaustive, strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, batch_size=batch_size,
-        symmetrize=symmetrize, mpe_margin_ev=mpe_margin_ev, estimator=estimator, path_margin_ev=path_margin_ev,
-        path_dilation=path_dilation, flood_margin_ev=flood_margin_ev, path_margin_adaptive=path_margin_adaptive,
-        mpe_method=mpe_method, connectivity=connectivity, fv_smearing_ev=tuple(fv_smearing_ev),
-    )
+    settings = ScanSettings(strides=tuple(strides), margins_ev=tuple(margins_ev), mpe_cap_ev=mpe_cap_ev, mpe_margin_ev=mpe_margin_ev,
+                            path_margin_ev=path_margin_ev, path_dilation=path_dilation, path_margin_adaptive=path_margin_adaptive,
+                            mpe_method=mpe_method, flood_margin_ev=flood_margin_ev, batch_size=batch_size, estimator=estimator)
+    res = pes_scan(structure, potential, model=model, mobile_ion=mobile_ion, thresholds=tuple(thresholds), step=step, r_min=r_min,
+                   exhaustive=exhaustive, symmetrize=symmetrize, connectivity=connectivity, fv_smearing_ev=tuple(fv_smearing_ev),
+                   settings=settings)
     return res.descriptors
 
 

@@ -97,7 +97,7 @@ def resolve_matgl_name(model: str, matgl_version: str | None = None) -> tuple[st
     """Name to pass to ``matgl.load_model`` for ``model`` with this matgl version, and a note for the provenance
     (empty when the name is unchanged). Unknown names pass through unchanged."""
     if matgl_version is None:
-        import matgl
+        matgl = require("matgl", extra="ml")
 
         matgl_version = getattr(matgl, "__version__", "0")
     try:
@@ -114,7 +114,7 @@ def resolve_matgl_name(model: str, matgl_version: str | None = None) -> tuple[st
 
 def _self_test_matgl(obj, model: str, fingerprint: str, convention: str) -> None:
     """Run the load-time self-test that fits a matgl model (PES potential or MEGNet); other models are not tested."""
-    import matgl
+    matgl = require("matgl", extra="ml")
 
     from sicnb.potentials import selftest
 
@@ -140,7 +140,7 @@ def load_matgl_model(model: str, model_dir: str | None = None, aggregation: str 
     :class:`ModelIntegrityError`). The loaded object carries ``sicnb_provenance`` (a dict).
     """
     matgl = require("matgl", extra="ml")
-    import torch
+    torch = require("torch", extra="ml")
 
     from sicnb.potentials.convention import apply_aggregation, checkpoint_convention, weights_fingerprint
 
@@ -203,7 +203,7 @@ class Potential:
         if self.name == "m3gnet":
             return _m3gnet_energies(self._impl, structures, batch_size)
         if self.name == "chgnet":
-            import torch
+            torch = require("torch", extra="ml")
 
             # CHGNet runs its forward pass with autograd on even for task="e"; the retained graph of one batch of a
             # dense 57-atom cell (LiAl5O8, ~10^3 angles per structure) took > 14 GB. No gradient is needed here:
@@ -242,8 +242,8 @@ class Potential:
 def _m3gnet_energies(potential, structures: Sequence[Structure], batch_size: int) -> np.ndarray:
     import copy
 
-    import matgl
-    import torch
+    matgl = require("matgl", extra="ml")
+    torch = require("torch", extra="ml")
     from matgl.ext.pymatgen import Structure2Graph
     from torch_geometric.data import Batch
 

@@ -65,7 +65,9 @@ def _conv_classes():
     """Destination-aggregating subclasses of matgl's two graph convolutions (built once, on first use)."""
     global _M3GNET_CONV, _MEGNET_CONV
     if _M3GNET_CONV is None:
-        import torch
+        from sicnb.errors import require
+
+        torch = require("torch", extra="ml")
         from matgl.layers._graph_convolution import M3GNetGraphConv, MEGNetGraphConv
         from matgl.utils.maths import scatter_add, scatter_mean
 

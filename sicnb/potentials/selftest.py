@@ -122,7 +122,9 @@ def check_potential(energies: Callable[[Sequence[Structure]], np.ndarray], model
 
 def check_megnet(model_obj, model: str) -> list[CheckResult]:
     """MEGNet formation-energy or multi-fidelity band-gap model against its references (see the module doc)."""
-    import torch
+    from sicnb.errors import require
+
+    torch = require("torch", extra="ml")
 
     inner = getattr(model_obj, "model", model_obj)
     out = []

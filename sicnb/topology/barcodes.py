@@ -32,7 +32,7 @@ from pymatgen.core import Structure
 from sicnb.errors import ParameterError, StructureError, require
 from sicnb.structure import check_mobile_ion
 
-__all__ = ["SiteClouds", "Barcode", "site_clouds", "structure_clouds", "rips_barcode", "h0_deaths", "betti_at",
+__all__ = ["SiteClouds", "Barcode", "site_clouds", "site_barcode", "structure_clouds", "rips_barcode", "h0_deaths", "betti_at",
            "DISTANCE_TOL_ANGSTROM"]
 
 #: pairwise distances are rounded to this many decimals (Å) so that symmetry-equal distances are exactly
@@ -246,3 +246,20 @@ def betti_at(intervals: np.ndarray, d: float) -> int:
     """Betti number at filtration value ``d`` (Å): bars with birth ≤ d < death."""
     iv = np.asarray(intervals, dtype=float).reshape(-1, 2)
     return int(np.count_nonzero((iv[:, 0] <= d) & (iv[:, 1] > d)))
+
+
+def site_barcode(structure: Structure, site_index: int, radius_angstrom: float = 10.0, mobile_ion: str = "Li",
+                 cloud: str = "Li-only") -> tuple[np.ndarray, list[np.ndarray], float | None]:
+    """One site's cloud (``"Li-only"`` or ``"Li-free"``), its H0/H1 barcode intervals and, for the Li-only
+    cloud, the site's connection radius (Å; the largest finite H0 death when the cloud connects within R,
+    the per-site term of MTL eq. 1), else ``None``. The physics behind :func:`sicnb.viz.barcode.barcode_widget`."""
+    if cloud not in ("Li-only", "Li-free"):
+        raise ParameterError(f"cloud must be 'Li-only' or 'Li-free', got {cloud!r}")
+    c = site_clouds(structure, site_index, radius_angstrom, mobile_ion)
+    pts = c.mobile_points if cloud == "Li-only" else c.framework_points
+    bc = rips_barcode(pts, radius_angstrom, 1)
+    h0 = bc.dim(0)
+    fin = h0[np.isfinite(h0[:, 1]), 1]
+    n_inf = int(np.count_nonzero(~np.isfinite(h0[:, 1])))
+    r = float(fin.max()) if (cloud == "Li-only" and n_inf == 1 and len(fin)) else None
+    return pts, bc.intervals, r

@@ -33,6 +33,8 @@ def barcode_figure(points: np.ndarray, intervals: Sequence[np.ndarray], d: float
     from plotly.subplots import make_subplots
     from scipy.spatial.distance import pdist, squareform
 
+    from sicnb.topology.barcodes import betti_at
+
     pts = np.asarray(points, dtype=float).reshape(-1, 3)
     fin = [iv[np.isfinite(iv)] for iv in intervals if len(iv)]
     right = max([float(np.max(f)) for f in fin if len(f)] + [d, r_connected or 0.0, 1.0]) * 1.05
@@ -43,7 +45,7 @@ def barcode_figure(points: np.ndarray, intervals: Sequence[np.ndarray], d: float
     betti = []
     for k, iv in enumerate(intervals):
         iv = np.asarray(iv, dtype=float).reshape(-1, 2)
-        betti.append(int(np.count_nonzero((iv[:, 0] <= d) & (iv[:, 1] > d))))
+        betti.append(betti_at(iv, d))
         order = np.lexsort((iv[:, 1], iv[:, 0])) if len(iv) else []
         xs, ys = [], []
         for b, e in iv[order]:
@@ -74,12 +76,17 @@ def barcode_figure(points: np.ndarray, intervals: Sequence[np.ndarray], d: float
     return fig
 
 
-def barcode_widget(structures: dict, radius_angstrom: float = 10.0, mobile_ion: str = "Li"):
-    """ipywidgets viewer: structure and site pickers, Li-only / Li-free toggle, filtration slider (Å)."""
+def barcode_widget(structures: dict, radius_angstrom: float = 10.0, mobile_ion: str = "Li", compute=None):
+    """ipywidgets viewer: structure and site pickers, Li-only / Li-free toggle, filtration slider (Å).
+
+    ``compute(structure, site_index, radius_angstrom, mobile_ion, cloud) -> (points, intervals, r_connected)``
+    supplies the physics (default :func:`sicnb.topology.barcodes.site_barcode`); the widget only draws."""
     import ipywidgets as w
 
     from sicnb.structure import mobile_sites
-    from sicnb.topology.barcodes import rips_barcode, site_clouds
+    from sicnb.topology.barcodes import site_barcode
+
+    compute = compute or site_barcode
 
     ids = list(structures)
     pick = w.Dropdown(options=ids, description="structure")
@@ -95,14 +102,7 @@ def barcode_widget(structures: dict, radius_angstrom: float = 10.0, mobile_ion: 
     def data(sid, idx, which):
         key = (sid, idx, which)
         if key not in cache:
-            c = site_clouds(structures[sid], idx, radius_angstrom, mobile_ion)
-            pts = c.mobile_points if which == "Li-only" else c.framework_points
-            bc = rips_barcode(pts, radius_angstrom, 1)
-            h0 = bc.dim(0)
-            fin = h0[np.isfinite(h0[:, 1]), 1]
-            n_inf = int(np.count_nonzero(~np.isfinite(h0[:, 1])))
-            r = float(fin.max()) if (which == "Li-only" and n_inf == 1 and len(fin)) else None
-            cache[key] = (pts, bc.intervals, r)
+            cache[key] = compute(structures[sid], idx, radius_angstrom, mobile_ion, which)
         return cache[key]
 
     def redraw(*_):

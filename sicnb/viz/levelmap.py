@@ -41,7 +41,9 @@ def isosurface_mesh(field: np.ndarray, threshold: float, lattice_matrix: np.ndar
     ``(2N+1)^3`` supercell, inferred when the size is odd). Marching cubes on the fractional grid;
     ``+inf`` is clipped above the threshold. Large grids are downsampled to ``max_points_per_axis``.
     """
-    from skimage.measure import marching_cubes
+    from sicnb.errors import require
+
+    marching_cubes = require("skimage.measure", extra="notebooks", pip_name="scikit-image").marching_cubes
 
     f = np.asarray(field, dtype=float)
     if f.ndim != 3:
