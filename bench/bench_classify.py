@@ -14,6 +14,9 @@
         issue 17: the `full` composition model (OBELiX train + LASKOWSKI2023 + Liverpool Ionics, deduplicated by
         reduced composition): RF/LR on Magpie / pooled MEGNet composition embeddings vs kNN-ElMD and controls on the
         same repeated LOCO folds; the winner's calibration and log10 sigma. Never a benchmark on OBELiX test.
+    python bench/bench_classify.py regress [--seeds 0 1 2] [--trees 300] [--out prefix]
+        issue 17: log10 sigma regressors (RF/GB on Sendek, Magpie, pooled embeddings; kNN-ElMD; RF with the
+        composition-only OBELiX-train entries) on the LOCO clusters of `select`, fixed hyperparameters.
     python bench/bench_classify.py throughput [--n 10000]
         featurise + predict P_SI with the shipped ensemble for N structures (embedded pool, repeated
         with a 0.1 % lattice strain per copy so every structure is distinct for the cache).
@@ -92,6 +95,75 @@ def _selection_data(cache_dir, with_atomsets: bool):
     return ok, labels.loc[ids], feats
 
 
+def _obelix_extras(labels, comps):
+    """OBELiX-train entries without a usable CIF (composition only; still benchmark-clean): (compositions, log10 σ,
+    anchor = row of the ElMD-nearest structure entry in ``comps``, so that an extra leaves with that entry's cluster)."""
+    import numpy as np
+    import pandas as pd
+    from scipy.spatial.distance import cdist
+
+    from sicnb.classify.validation import _pettifor_cdfs
+    from sicnb.data import load
+
+    full = pd.DataFrame([{"id": r.id, **r.labels} for r in load("obelix:train")]).set_index("id")
+    full = full[~full.index.isin(labels.index) & np.isfinite(full["log10_sigma"].astype(float))]
+    full = full[full["composition"].astype(str).str.contains("Li")]
+    ecomp = full["composition"].astype(str).tolist()
+    anchor = cdist(_pettifor_cdfs(ecomp), _pettifor_cdfs(comps), metric="cityblock").argmin(axis=1)
+    return ecomp, full["log10_sigma"].astype(float).to_numpy(), anchor
+
+
+def _regress(args) -> None:
+    """log10 σ regressors for the benchmark-clean default (OBELiX train only), fixed hyperparameters, compared on the
+    LOCO clusters of `select`/`ship` (same compositions, same seeds) and on 5-fold beside."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+
+    from sicnb.classify import elmd_distance_matrix, loco_clusters
+    from sicnb.classify.selection import ElmdKNNRegressor, magpie_features, repeated_loco_regression, score_regression
+
+    t = time.perf_counter()
+    ok, labels, F = _selection_data(os.environ.get("SICNB_CACHE_DIR"), False)
+    sig = labels["log10_sigma"].to_numpy(float)
+    comps = labels["composition"].tolist()
+    rf = lambda s: make_pipeline(SimpleImputer(strategy="median"), RandomForestRegressor(  # noqa: E731
+        n_estimators=args.trees, min_samples_leaf=2, random_state=s, n_jobs=1))
+    gb = lambda s: HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_depth=3, random_state=s)  # noqa: E731
+    sm = np.hstack([F["sendek"], F["magpie"]])
+    idx = np.arange(len(sig)).reshape(-1, 1)
+    D = elmd_distance_matrix(comps)
+    models = {"RF Sendek (shipped head)": (F["sendek"], rf), "RF Magpie": (F["magpie"], rf), "RF Sendek+Magpie": (sm, rf),
+              "RF site-pool": (F["site_pool"], rf), "GB Sendek+Magpie": (sm, gb), "GB Magpie": (F["magpie"], gb),
+              "kNN ElMD (k=5)": (idx, lambda s: ElmdKNNRegressor(D, k=5)), "RF Magpie +extra": (F["magpie"], rf)}
+    ecomp, se, anchor = _obelix_extras(labels, comps)
+    extras = {"RF Magpie +extra": (magpie_features(ecomp), se, anchor)}
+    print(f"OBELiX train: {len(sig)} structures with log10 sigma; {len(se)} composition-only extras; features "
+          f"{time.perf_counter() - t:.0f} s", flush=True)
+    folds = {"loco": {s: loco_clusters(comps, random_state=s)["cluster"].to_numpy() for s in args.seeds},
+             "kfold": {s: np.concatenate([np.full(len(va), i) for i, (_, va) in enumerate(KFold(5, shuffle=True, random_state=s).split(idx))])[
+                 np.argsort(np.concatenate([va for _, va in KFold(5, shuffle=True, random_state=s).split(idx)]))] for s in args.seeds}}
+    tables = {}
+    for scheme, f in folds.items():
+        oof = repeated_loco_regression(models, sig, f, extras=extras)
+        tables[scheme] = score_regression(oof).set_index("model")
+        print(f"  [{time.perf_counter() - t:.0f} s] {scheme} done", flush=True)
+        if args.out:
+            oof.to_csv(f"{args.out}.{scheme}.csv", index=False)
+    lo, kf = tables["loco"], tables["kfold"]
+    rows = [{"model": m, "LOCO pooled MAE (seed std)": f"{r['pooled_mae']:.2f} ({r['pooled_mae_seed_std']:.2f})",
+             "LOCO per-cluster MAE": f"{r['cluster_mae_mean']:.2f} ± {r['cluster_mae_std']:.2f}",
+             "LOCO Spearman": f"{r['spearman']:.2f}", "5-fold pooled MAE": f"{kf.loc[m, 'pooled_mae']:.2f}",
+             "5-fold Spearman": f"{kf.loc[m, 'spearman']:.2f}"} for m, r in lo.iterrows()]
+    print(f"\nlog10 sigma on OBELiX train, seeds {args.seeds} (LOCO clusters as in `select`; pooled = all held-out "
+          f"entries, mean over seeds):")
+    print(pd.DataFrame(rows).to_markdown(index=False))
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
 def _select(args) -> None:
     import json
 
@@ -141,16 +213,9 @@ def _select(args) -> None:
         # OBELiX-train entries without a usable CIF (composition only): training-only, anchored to the nearest
         # structure entry in ElMD so that they leave with its cluster
         from sicnb.classify.selection import composition_embeddings, magpie_features
-        from sicnb.classify.validation import _pettifor_cdfs
-        from sicnb.data import load
-        from scipy.spatial.distance import cdist
 
-        full = pd.DataFrame([{"id": r.id, **r.labels} for r in load("obelix:train")]).set_index("id")
-        full = full[~full.index.isin(labels.index) & np.isfinite(full["log10_sigma"].astype(float))]
-        full = full[full["composition"].astype(str).str.contains("Li")]
-        ecomp = full["composition"].astype(str).tolist()
-        ye = (full["log10_sigma"].astype(float) >= -4).astype(int).to_numpy()
-        anchor = cdist(_pettifor_cdfs(ecomp), _pettifor_cdfs(comps), metric="cityblock").argmin(axis=1)
+        ecomp, se, anchor = _obelix_extras(labels, comps)
+        ye = (se >= -4).astype(int)
         Xm = magpie_features(ecomp)
         Xc = np.array([composition_embeddings(c) for c in ecomp])
         Fc = np.array([composition_embeddings(r.structure.composition) for r in ok])
@@ -464,6 +529,11 @@ def main(argv=None) -> int:
     fu.add_argument("--n-boot", type=int, default=1000)
     fu.add_argument("--out", default=None, help="JSON of the validation metrics (for the model card) + CSVs beside")
     fu.set_defaults(func=_full)
+    rg = sub.add_parser("regress", help="issue 17: log10 sigma regressors for the default (OBELiX train) on the LOCO folds")
+    rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    rg.add_argument("--trees", type=int, default=300)
+    rg.add_argument("--out", default=None, help="prefix of the out-of-fold CSVs")
+    rg.set_defaults(func=_regress)
     pa = sub.add_parser("paired", help="paired bootstrap difference of two models in a `select --out` CSV")
     pa.add_argument("--oof", required=True)
     pa.add_argument("--a", required=True)
@@ -491,7 +561,7 @@ def main(argv=None) -> int:
     t.add_argument("--workers", type=int, default=1)
     t.set_defaults(func=_throughput)
     args = p.parse_args(argv)
-    if args.cmd in ("cv", "select", "ship", "full", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
+    if args.cmd in ("cv", "select", "ship", "full", "regress", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
         print("bench cv/hpo/order need SICNB_DATA_DIR (OBELiX)", file=sys.stderr)
         return 2
     args.func(args)

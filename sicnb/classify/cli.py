@@ -34,7 +34,7 @@ def _train_full(args) -> int:
     from pathlib import Path
 
     from sicnb import __version__
-    from sicnb.classify.full import train_full
+    from sicnb.classify.full import card_markdown, train_full
 
     model, card = train_full(args.data_dir, blocks=args.blocks, classifier=args.classifier, regressor=args.regressor,
                              n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf, C=args.C, random_state=args.seed)
@@ -43,6 +43,7 @@ def _train_full(args) -> int:
     if args.validation:
         card["validation"] = json.loads(Path(args.validation).read_text())
     model.save(args.out, card=card)
+    (Path(args.out) / "README.md").write_text(card_markdown(card))
     print(f"sicnb: saved the full {args.classifier}/{args.regressor} composition model ({'+'.join(args.blocks)}) on "
           f"{card['n_train']} compositions to {args.out}", file=sys.stderr)
     return 0

@@ -38,7 +38,7 @@ from sicnb.classify.tabular import COMPOSITION_BLOCKS, TabularModel, composition
 from sicnb.errors import InputError, ParameterError
 
 __all__ = ["TrainingOverlapWarning", "DEDUP_RULE", "SOURCE_PRIORITY", "ROOM_TEMPERATURE_C", "SAME_MEASUREMENT_LOG10", "FULL_MODEL_WARNING", "FULL_MODEL_DIR",
-           "parse_reported_composition", "label_measurements", "deduplicate_labels", "full_training_table", "train_full", "predict_compositions"]
+           "parse_reported_composition", "label_measurements", "deduplicate_labels", "full_training_table", "train_full", "predict_compositions", "card_markdown"]
 
 SOURCE_PRIORITY = ("obelix:train", "laskowski2023", "liverpool_ionics")
 #: Liverpool Ionics rows measured in this range (°C) count as room temperature
@@ -276,3 +276,63 @@ def predict_compositions(compositions: Sequence[str], model: TabularModel | str 
     out = pd.DataFrame({"formula": formulas}, index=pd.Index([str(c) for c in compositions], name="id"))
     out["error"] = ["" if f else "unparsable composition" for f in formulas]
     return out.join(pred[~pred.index.duplicated()], how="left")
+
+
+def card_markdown(card: dict) -> str:
+    """README (model card) of a ``full`` model folder, written from its card: data and dedup counts, the rule, the
+    LOCO metrics with controls (when ``card['validation']`` holds a ``bench_classify.py full`` JSON) and the command."""
+    d = card["dedup"]
+    src = d["sources"]
+    lines = ["# The `full` classifier (sicnb.classify.full, issue 17)", "",
+             f"> **{card['warning'].removeprefix('sicnb: warning: ')}**", "",
+             f"* **What**: {card['params']['classifier']} classifier (P_SI = P(sigma_RT >= 1e-4 S/cm)) + "
+             f"{card['params']['regressor']} log10 sigma regressor, {card['params']['n_estimators']} trees, min "
+             f"{card['params']['min_samples_leaf']} samples per leaf, on composition features {card['features']} "
+             "(matminer Magpie ElementProperty, Ward et al. 2016). A composition model: most labels have no open structure. "
+             "`p_si_std` = std over tree groups; log10 sigma interval = prediction + 10th/90th percentile of the out-of-bag "
+             "residuals; `in_training` = the reduced formula is a training composition; `d_training` in PCA-whitened feature space.",
+             f"* **Data** ({d['n_measurements']} room-temperature measurements -> {d['n_compositions']} reduced compositions, "
+             f"{100 * d['positive_fraction']:.1f} % superionic): " + "; ".join(
+                 f"{k}: {v['read']} rows read, {v['kept']} kept" + "".join(f", {v[r]} {r.removeprefix('dropped_').replace('_', ' ')}"
+                                                                          for r in v if r.startswith("dropped_") and v[r])
+                 for k, v in src.items()) + f". Room temperature = {card['room_temperature_C'][0]:g}-{card['room_temperature_C'][1]:g} °C "
+             "(Liverpool rows; OBELiX and LASKOWSKI2023 report sigma_RT).",
+             f"* **Deduplication** ({d['n_compositions_with_several_measurements']} compositions with several measurements, "
+             f"{d['n_repeated_values_dropped']} repeated values dropped, {d['n_conflicting']} with measurements on both sides of "
+             f"1e-4 S/cm, {d['n_ties_resolved_by_priority']} ties resolved by source priority; labels by primary source "
+             f"{d['n_by_primary_source']}): {card['dedup_rule']}",
+             "* **Training entries**: every composition with its label, sources, primary source, measurement ids, conflict flag "
+             f"and rule in `model.json` -> `card.training_entries`; labels SHA-256 `{card['labels_sha256'][:16]}...`; per-source "
+             "measurement hashes in `card.dedup.measurements_sha256`. Exclude these compositions (`in_training`) before "
+             "evaluating on any external set."]
+    v = card.get("validation") or {}
+    if v.get("classification"):
+        rows = {(r["scheme"], r["model"]): r for r in v["classification"]}
+        fmt = lambda r, m: f"{r[f'pooled_{m}']:.2f} [{r[f'pooled_{m}_lo']:.2f}, {r[f'pooled_{m}_hi']:.2f}]"  # noqa: E731
+        table = ["", "| model (repeated LOCO, seeds " + ", ".join(map(str, v["seeds"])) + ") | pooled AUC-PR [95 % CI] | pooled MCC "
+                 "[95 % CI] | per-cluster AUC-PR | 5-fold AUC-PR / MCC |", "| --- | --- | --- | --- | --- |"]
+        for (scheme, m), r in sorted(rows.items(), key=lambda kv: -kv[1]["pooled_auc_pr"]):
+            if scheme != "loco":
+                continue
+            k = rows.get(("kfold", m))
+            table.append(f"| {m}{' (shipped)' if m == v.get('winner') else ''} | {fmt(r, 'auc_pr')} | {fmt(r, 'mcc')} | "
+                         f"{r['fold_auc_pr_mean']:.2f} ± {r['fold_auc_pr_std']:.2f} | "
+                         + (f"{k['pooled_auc_pr']:.2f} / {k['pooled_mcc']:.2f} |" if k else "– |"))
+        reg, cal = v.get("regression", {}), v.get("calibration", {})
+        lines += [f"* **Validation** (`{v['command']}`; LOCO clusters from the compositions, ElMD -> UMAP -> DBSCAN; "
+                  "pooled = all held-out clusters concatenated, mean over seeds; bootstrap interval over compositions). The "
+                  "winner on LOCO pooled AUC-PR ships:"] + table + [""]
+        if cal:
+            lines.append(f"* **Calibration** (LOCO out-of-fold): Brier {cal['raw']['brier']:.3f}, ECE {cal['raw']['ece']:.3f}; "
+                         f"cross-fitted isotonic {cal['isotonic_cross_fitted']['brier']:.3f} / {cal['isotonic_cross_fitted']['ece']:.3f}"
+                         + (" (not applied: no better)." if cal['isotonic_cross_fitted']['brier'] >= cal['raw']['brier'] else "."))
+        if reg:
+            lo, kf = reg["loco"], reg["kfold"]
+            lines.append(f"* **log10 sigma**: LOCO MAE {lo['mae']:.2f} (training-mean predictor {lo['mae_mean']:.2f}), Spearman "
+                         f"{lo['spearman']:.2f}, 10-90 % interval coverage {lo['coverage']:.2f}; 5-fold MAE {kf['mae']:.2f} "
+                         f"(mean predictor {kf['mae_mean']:.2f}), coverage {kf['coverage']:.2f}.")
+    lines += [f"* **Command**: `{card.get('command', '')}` (sicnb {card.get('sicnb_version', '?')}).",
+              "* **Use**: `sicnb classify predict --model full --input ...` (structures; their composition is used) or "
+              "`sicnb.classify.predict_compositions([...], model=\"full\")`. Labels are composition-level: polymorphs "
+              "(e.g. cubic vs tetragonal Li7La3Zr2O12) share one label, glasses are given by their molar composition.", ""]
+    return "\n".join(lines)

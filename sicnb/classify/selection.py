@@ -417,9 +417,10 @@ def score_regression(oof: pd.DataFrame) -> pd.DataFrame:
     over clusters and seeds), sorted by pooled MAE."""
     out = []
     for name, g in oof.groupby("model", sort=False):
-        per_seed = g.groupby("seed").apply(lambda h: pd.Series({"mae": (h["pred"] - h["log10_sigma"]).abs().mean(),
-                                                                "spearman": h[["pred", "log10_sigma"]].corr("spearman").iloc[0, 1]}))
-        per_fold = g.groupby(["seed", "fold"]).apply(lambda h: (h["pred"] - h["log10_sigma"]).abs().mean())
+        err = (g["pred"] - g["log10_sigma"]).abs()
+        per_seed = pd.DataFrame({"mae": err.groupby(g["seed"]).mean(),
+                                 "spearman": [h["pred"].corr(h["log10_sigma"], method="spearman") for _, h in g.groupby("seed")]})
+        per_fold = err.groupby([g["seed"], g["fold"]]).mean()
         out.append({"model": name, "pooled_mae": float(per_seed["mae"].mean()), "pooled_mae_seed_std": float(per_seed["mae"].std(ddof=0)),
                     "spearman": float(per_seed["spearman"].mean()), "cluster_mae_mean": float(per_fold.mean()),
                     "cluster_mae_std": float(per_fold.std(ddof=0))})
