@@ -91,3 +91,14 @@ def test_cli_predict_full_warns_once(tmp_path, li2o, capsys):
     assert err.count(FULL_MODEL_WARNING) == 1 and "\n" not in FULL_MODEL_WARNING
     df = pd.read_csv(out)
     assert df.loc[0, "formula"] == "Li2O" and df.loc[0, "p_si"] < 0.5 and bool(df.loc[0, "in_training"]) is False
+
+
+def test_censored_cells_count_only_when_the_bound_fixes_the_label():
+    from sicnb.classify.full import _censored_value
+    from sicnb.data.labels import _censoring
+
+    assert _censoring("<1E-10") == ("upper", -10.0) and _censoring(">1e-2") == ("lower", -2.0)
+    assert _censoring("1.2E\u22124")[0] == "" and _censoring("3e-5")[0] == ""
+    assert _censored_value(-10.0, "upper", -4.0) == -10.0  # certainly not superionic
+    assert np.isnan(_censored_value(10.0, "upper", -4.0))  # "<1E10" (a typo) fixes nothing
+    assert np.isnan(_censored_value(-6.0, "lower", -4.0)) and _censored_value(-2.0, "lower", -4.0) == -2.0
