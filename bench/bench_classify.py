@@ -10,6 +10,13 @@
     python bench/bench_classify.py order [--level 0] [--epochs 50] [--max-configurations 2e5] [--out order.csv]
         Fig. 2: lowest-Ewald ordering of the non-Li disorder (Li removed) where affordable, then
         5-fold CV of AtomSets on ordered vs linear-combination (CAN) frameworks, same splits.
+    python bench/bench_classify.py full [--seeds 0 1 2] [--trees 50] [--min-samples-leaf 3] [--out full.json]
+        issue 17: the `full` composition model (OBELiX train + LASKOWSKI2023 + Liverpool Ionics, deduplicated by
+        reduced composition): RF/LR on Magpie / pooled MEGNet composition embeddings vs kNN-ElMD and controls on the
+        same repeated LOCO folds; the winner's calibration and log10 sigma. Never a benchmark on OBELiX test.
+    python bench/bench_classify.py regress [--seeds 0 1 2] [--trees 300] [--out prefix]
+        issue 17: log10 sigma regressors (RF/GB on Sendek, Magpie, pooled embeddings; kNN-ElMD; RF with the
+        composition-only OBELiX-train entries) on the LOCO clusters of `select`, fixed hyperparameters.
     python bench/bench_classify.py throughput [--n 10000]
         featurise + predict P_SI with the shipped ensemble for N structures (embedded pool, repeated
         with a 0.1 % lattice strain per copy so every structure is distinct for the cache).
@@ -88,6 +95,75 @@ def _selection_data(cache_dir, with_atomsets: bool):
     return ok, labels.loc[ids], feats
 
 
+def _obelix_extras(labels, comps):
+    """OBELiX-train entries without a usable CIF (composition only; still benchmark-clean): (compositions, log10 σ,
+    anchor = row of the ElMD-nearest structure entry in ``comps``, so that an extra leaves with that entry's cluster)."""
+    import numpy as np
+    import pandas as pd
+    from scipy.spatial.distance import cdist
+
+    from sicnb.classify.validation import _pettifor_cdfs
+    from sicnb.data import load
+
+    full = pd.DataFrame([{"id": r.id, **r.labels} for r in load("obelix:train")]).set_index("id")
+    full = full[~full.index.isin(labels.index) & np.isfinite(full["log10_sigma"].astype(float))]
+    full = full[full["composition"].astype(str).str.contains("Li")]
+    ecomp = full["composition"].astype(str).tolist()
+    anchor = cdist(_pettifor_cdfs(ecomp), _pettifor_cdfs(comps), metric="cityblock").argmin(axis=1)
+    return ecomp, full["log10_sigma"].astype(float).to_numpy(), anchor
+
+
+def _regress(args) -> None:
+    """log10 σ regressors for the benchmark-clean default (OBELiX train only), fixed hyperparameters, compared on the
+    LOCO clusters of `select`/`ship` (same compositions, same seeds) and on 5-fold beside."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import KFold
+    from sklearn.pipeline import make_pipeline
+
+    from sicnb.classify import elmd_distance_matrix, loco_clusters
+    from sicnb.classify.selection import ElmdKNNRegressor, magpie_features, repeated_loco_regression, score_regression
+
+    t = time.perf_counter()
+    ok, labels, F = _selection_data(os.environ.get("SICNB_CACHE_DIR"), False)
+    sig = labels["log10_sigma"].to_numpy(float)
+    comps = labels["composition"].tolist()
+    rf = lambda s: make_pipeline(SimpleImputer(strategy="median"), RandomForestRegressor(  # noqa: E731
+        n_estimators=args.trees, min_samples_leaf=2, random_state=s, n_jobs=1))
+    gb = lambda s: HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_depth=3, random_state=s)  # noqa: E731
+    sm = np.hstack([F["sendek"], F["magpie"]])
+    idx = np.arange(len(sig)).reshape(-1, 1)
+    D = elmd_distance_matrix(comps)
+    models = {"RF Sendek (shipped head)": (F["sendek"], rf), "RF Magpie": (F["magpie"], rf), "RF Sendek+Magpie": (sm, rf),
+              "RF site-pool": (F["site_pool"], rf), "GB Sendek+Magpie": (sm, gb), "GB Magpie": (F["magpie"], gb),
+              "kNN ElMD (k=5)": (idx, lambda s: ElmdKNNRegressor(D, k=5)), "RF Magpie +extra": (F["magpie"], rf)}
+    ecomp, se, anchor = _obelix_extras(labels, comps)
+    extras = {"RF Magpie +extra": (magpie_features(ecomp), se, anchor)}
+    print(f"OBELiX train: {len(sig)} structures with log10 sigma; {len(se)} composition-only extras; features "
+          f"{time.perf_counter() - t:.0f} s", flush=True)
+    folds = {"loco": {s: loco_clusters(comps, random_state=s)["cluster"].to_numpy() for s in args.seeds},
+             "kfold": {s: np.concatenate([np.full(len(va), i) for i, (_, va) in enumerate(KFold(5, shuffle=True, random_state=s).split(idx))])[
+                 np.argsort(np.concatenate([va for _, va in KFold(5, shuffle=True, random_state=s).split(idx)]))] for s in args.seeds}}
+    tables = {}
+    for scheme, f in folds.items():
+        oof = repeated_loco_regression(models, sig, f, extras=extras)
+        tables[scheme] = score_regression(oof).set_index("model")
+        print(f"  [{time.perf_counter() - t:.0f} s] {scheme} done", flush=True)
+        if args.out:
+            oof.to_csv(f"{args.out}.{scheme}.csv", index=False)
+    lo, kf = tables["loco"], tables["kfold"]
+    rows = [{"model": m, "LOCO pooled MAE (seed std)": f"{r['pooled_mae']:.2f} ({r['pooled_mae_seed_std']:.2f})",
+             "LOCO per-cluster MAE": f"{r['cluster_mae_mean']:.2f} ± {r['cluster_mae_std']:.2f}",
+             "LOCO Spearman": f"{r['spearman']:.2f}", "5-fold pooled MAE": f"{kf.loc[m, 'pooled_mae']:.2f}",
+             "5-fold Spearman": f"{kf.loc[m, 'spearman']:.2f}"} for m, r in lo.iterrows()]
+    print(f"\nlog10 sigma on OBELiX train, seeds {args.seeds} (LOCO clusters as in `select`; pooled = all held-out "
+          f"entries, mean over seeds):")
+    print(pd.DataFrame(rows).to_markdown(index=False))
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
 def _select(args) -> None:
     import json
 
@@ -137,16 +213,9 @@ def _select(args) -> None:
         # OBELiX-train entries without a usable CIF (composition only): training-only, anchored to the nearest
         # structure entry in ElMD so that they leave with its cluster
         from sicnb.classify.selection import composition_embeddings, magpie_features
-        from sicnb.classify.validation import _pettifor_cdfs
-        from sicnb.data import load
-        from scipy.spatial.distance import cdist
 
-        full = pd.DataFrame([{"id": r.id, **r.labels} for r in load("obelix:train")]).set_index("id")
-        full = full[~full.index.isin(labels.index) & np.isfinite(full["log10_sigma"].astype(float))]
-        full = full[full["composition"].astype(str).str.contains("Li")]
-        ecomp = full["composition"].astype(str).tolist()
-        ye = (full["log10_sigma"].astype(float) >= -4).astype(int).to_numpy()
-        anchor = cdist(_pettifor_cdfs(ecomp), _pettifor_cdfs(comps), metric="cityblock").argmin(axis=1)
+        ecomp, se, anchor = _obelix_extras(labels, comps)
+        ye = (se >= -4).astype(int)
         Xm = magpie_features(ecomp)
         Xc = np.array([composition_embeddings(c) for c in ecomp])
         Fc = np.array([composition_embeddings(r.structure.composition) for r in ok])
@@ -184,12 +253,9 @@ def _ship(args) -> None:
     import json
 
     import numpy as np
-    import pandas as pd
-    from sklearn.model_selection import KFold
 
     from sicnb.classify.tabular import TabularModel
-    from sicnb.classify.selection import (PrevalenceModel, ShuffledLabels, calibration_errors, cross_fitted_isotonic,
-                                          loco_regression, reliability_table, repeated_loco, score_oof, selection_table)
+    from sicnb.classify.selection import PrevalenceModel, ShuffledLabels, repeated_loco, score_oof, selection_table
 
     t = time.perf_counter()
     ok, labels, F = _selection_data(os.environ.get("SICNB_CACHE_DIR"), False)
@@ -207,7 +273,24 @@ def _ship(args) -> None:
     print(selection_table(scores).to_markdown(index=False))
     res = {"command": "python bench/bench_classify.py " + " ".join(sys.argv[1:]), "n": int(len(y)), "seeds": list(args.seeds),
            "classification": json.loads(scores.round(4).to_json(orient="records"))}
-    # calibration on LOCO out-of-fold P_SI (all seeds pooled)
+    res["calibration"] = _calibration_report(oof, name)
+    reg, res["regression"] = _regression_report(make, X, y, sig, oof.folds, args.seeds)
+    if args.out:
+        oof.predictions.to_csv(args.out + ".classification.csv", index=False)
+        reg["loco"].to_csv(args.out + ".regression.csv", index=False)
+        with open(args.out, "w") as fh:
+            json.dump(res, fh, indent=1)
+    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+
+
+def _calibration_report(oof, name: str) -> dict:
+    """Raw and cross-fitted isotonic calibration of ``name``'s LOCO out-of-fold P_SI (seeds pooled), printed and returned."""
+    import json
+
+    import pandas as pd
+
+    from sicnb.classify.selection import calibration_errors, cross_fitted_isotonic, reliability_table
+
     lo = oof.predictions[(oof.predictions["scheme"] == "loco") & (oof.predictions["model"] == name)]
     cal = pd.concat([g.assign(p_iso=cross_fitted_isotonic(g)) for _, g in lo.groupby("seed")])
     raw, iso = calibration_errors(cal["y"], cal["p_si"]), calibration_errors(cal["y"], cal["p_iso"])
@@ -215,13 +298,22 @@ def _ship(args) -> None:
           f"(calibrator fitted on the other clusters' out-of-fold P_SI) Brier {iso['brier']:.3f} ECE {iso['ece']:.3f}")
     rel = reliability_table(cal["y"], cal["p_si"], 10)
     print(rel.round(3).to_markdown(index=False))
-    res["calibration"] = {"raw": raw, "isotonic_cross_fitted": iso, "reliability": json.loads(rel.round(4).to_json(orient="records"))}
-    # log10 sigma on the same LOCO folds and on 5-fold beside
-    reg = {"loco": loco_regression(make, X, y, sig, oof.folds)}
+    return {"raw": raw, "isotonic_cross_fitted": iso, "reliability": json.loads(rel.round(4).to_json(orient="records"))}
+
+
+def _regression_report(make, X, y, sig, loco_folds, seeds, label: str = "") -> tuple[dict, dict]:
+    """log10 σ of ``make(seed)`` on the given LOCO folds and on 5-fold beside: (out-of-fold tables, pooled metrics)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.model_selection import KFold
+
+    from sicnb.classify.selection import loco_regression
+
+    reg = {"loco": loco_regression(make, X, y, sig, loco_folds)}
     kf = {s: np.concatenate([np.full(len(va), i) for i, (_, va) in enumerate(KFold(5, shuffle=True, random_state=s).split(X))])[
-        np.argsort(np.concatenate([va for _, va in KFold(5, shuffle=True, random_state=s).split(X)]))] for s in args.seeds}
+        np.argsort(np.concatenate([va for _, va in KFold(5, shuffle=True, random_state=s).split(X)]))] for s in seeds}
     reg["kfold"] = loco_regression(make, X, y, sig, kf)
-    res["regression"] = {}
+    out = {}
     for scheme, r in reg.items():
         per = r.groupby(["seed", "fold"]).apply(lambda g: pd.Series({"mae": (g["pred"] - g["log10_sigma"]).abs().mean(),
                                                                       "mae_mean": (g["mean_pred"] - g["log10_sigma"]).abs().mean()}))
@@ -232,11 +324,67 @@ def _ship(args) -> None:
         row = {k: float(pooled[k].mean()) for k in pooled} | {f"{k}_seed_std": float(pooled[k].std(ddof=0)) for k in pooled} | {
             "per_fold_mae_mean": float(per["mae"].mean()), "per_fold_mae_std": float(per["mae"].std(ddof=0)),
             "per_fold_mae_mean_predictor": float(per["mae_mean"].mean())}
-        res["regression"][scheme] = row
-        print(f"\nlog10 sigma, {scheme}: pooled MAE {row['mae']:.2f} ± {row['mae_seed_std']:.2f} (seeds) vs training-mean "
+        out[scheme] = row
+        print(f"\nlog10 sigma{label}, {scheme}: pooled MAE {row['mae']:.2f} ± {row['mae_seed_std']:.2f} (seeds) vs training-mean "
               f"predictor {row['mae_mean']:.2f}; per fold {row['per_fold_mae_mean']:.2f} ± {row['per_fold_mae_std']:.2f} "
               f"(mean predictor {row['per_fold_mae_mean_predictor']:.2f}); 10-90 % interval coverage {row['coverage']:.2f}; "
-              f"Spearman {row['spearman']:.2f}")
+              f"Spearman {row['spearman']:.2f}", flush=True)
+    return reg, out
+
+
+def _full(args) -> None:
+    """The `full` composition model: every open label deduplicated by reduced composition; candidates compared on the
+    same repeated LOCO folds (clusters from the compositions), the winner's calibration and log10 σ validated."""
+    import json
+
+    import numpy as np
+
+    from sicnb.classify import elmd_distance_matrix
+    from sicnb.classify.full import full_training_table
+    from sicnb.classify.selection import ElmdKNN, PrevalenceModel, ShuffledLabels, repeated_loco, score_oof, selection_table
+    from sicnb.classify.tabular import TabularModel, composition_block_features
+
+    t = time.perf_counter()
+    table, summary = full_training_table()
+    comps = table.index.tolist()
+    y = table["y"].to_numpy().astype(int)
+    sig = table["log10_sigma"].to_numpy(float)
+    print(f"full: {summary['n_measurements']} measurements -> {len(y)} compositions (positive fraction {y.mean():.3f}); "
+          f"{summary['n_compositions_with_several_measurements']} with several measurements, "
+          f"{summary['n_repeated_values_dropped']} repeated values dropped, {summary['n_conflicting']} conflicting, "
+          f"{summary['n_ties_resolved_by_priority']} ties resolved by source priority; by primary source "
+          f"{summary['n_by_primary_source']}; per source {summary['sources']}", flush=True)
+    F = {"magpie": composition_block_features(comps, ("magpie",)), "comp_pool": composition_block_features(comps, ("comp_pool",))}
+    idx = np.arange(len(y)).reshape(-1, 1)
+    D = elmd_distance_matrix(comps)
+
+    def tab(blocks, classifier):
+        return (np.hstack([F[b] for b in blocks]),
+                lambda s: TabularModel(blocks, n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf, random_state=s,
+                                       classifier=classifier, regressor="rf", C=args.C))
+
+    candidates = {"RF Magpie": tab(("magpie",), "rf"), "LR Magpie": tab(("magpie",), "logistic"),
+                  "RF comp-pool+Magpie": tab(("comp_pool", "magpie"), "rf"), "LR comp-pool": tab(("comp_pool",), "logistic")}
+    candidates = {k: v for k, v in candidates.items() if k in args.candidates}
+    Xlr, make_lr = tab(("magpie",), "logistic")
+    models = {**candidates, "kNN ElMD (k=5)": (idx, lambda s: ElmdKNN(D, k=5)),
+              "shuffled (LR Magpie)": (Xlr, lambda s: ShuffledLabels(make_lr(s), random_state=s)),
+              "mean": (idx, lambda s: PrevalenceModel())}
+    oof = repeated_loco(models, y, comps, seeds=args.seeds, kfold=args.kfold,
+                        log=lambda m: print(f"  [{time.perf_counter() - t:.0f} s] {m}", flush=True))
+    for cl_seed, cl in oof.folds.items():
+        print(f"LOCO seed {cl_seed}: {len(set(cl.tolist()))} clusters, sizes {sorted(np.bincount(cl[cl >= 0]).tolist(), reverse=True)}")
+    scores = score_oof(oof, n_boot=args.n_boot)
+    print(selection_table(scores).to_markdown(index=False))
+    lo = scores[(scores["scheme"] == "loco") & scores["model"].isin(list(candidates))].sort_values("pooled_auc_pr", ascending=False)
+    winner = lo["model"].iloc[0]
+    print(f"\nLOCO winner among the shippable composition models (pooled AUC-PR, mean of seeds): {winner}", flush=True)
+    X, make = candidates[winner]
+    res = {"command": "python bench/bench_classify.py " + " ".join(sys.argv[1:]), "n": int(len(y)), "seeds": list(args.seeds),
+           "winner": winner, "dedup": {k: v for k, v in summary.items() if k != "measurements_sha256"},
+           "classification": json.loads(scores.round(4).to_json(orient="records"))}
+    res["calibration"] = _calibration_report(oof, winner)
+    reg, res["regression"] = _regression_report(make, X, y, sig, oof.folds, args.seeds, label=f" ({winner}, RF head)")
     if args.out:
         oof.predictions.to_csv(args.out + ".classification.csv", index=False)
         reg["loco"].to_csv(args.out + ".regression.csv", index=False)
@@ -370,6 +518,22 @@ def main(argv=None) -> int:
     sh.add_argument("--n-boot", type=int, default=1000)
     sh.add_argument("--out", default=None, help="JSON of the validation metrics (for the model card) + CSVs beside")
     sh.set_defaults(func=_ship)
+    fu = sub.add_parser("full", help="issue 17: the `full` composition model (all open labels) selected on repeated LOCO")
+    fu.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    fu.add_argument("--trees", type=int, default=50)
+    fu.add_argument("--candidates", nargs="+", default=["RF Magpie", "LR Magpie", "LR comp-pool"],
+                    help="shippable composition models to compare (also 'RF comp-pool+Magpie')")
+    fu.add_argument("--min-samples-leaf", type=int, default=3)
+    fu.add_argument("--C", type=float, default=1.0, help="logistic regularisation strength")
+    fu.add_argument("--kfold", type=int, default=5, help="random k-fold beside LOCO (0: LOCO only)")
+    fu.add_argument("--n-boot", type=int, default=1000)
+    fu.add_argument("--out", default=None, help="JSON of the validation metrics (for the model card) + CSVs beside")
+    fu.set_defaults(func=_full)
+    rg = sub.add_parser("regress", help="issue 17: log10 sigma regressors for the default (OBELiX train) on the LOCO folds")
+    rg.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    rg.add_argument("--trees", type=int, default=300)
+    rg.add_argument("--out", default=None, help="prefix of the out-of-fold CSVs")
+    rg.set_defaults(func=_regress)
     pa = sub.add_parser("paired", help="paired bootstrap difference of two models in a `select --out` CSV")
     pa.add_argument("--oof", required=True)
     pa.add_argument("--a", required=True)
@@ -397,7 +561,7 @@ def main(argv=None) -> int:
     t.add_argument("--workers", type=int, default=1)
     t.set_defaults(func=_throughput)
     args = p.parse_args(argv)
-    if args.cmd in ("cv", "select", "ship", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
+    if args.cmd in ("cv", "select", "ship", "full", "regress", "hpo", "order") and not os.environ.get("SICNB_DATA_DIR"):
         print("bench cv/hpo/order need SICNB_DATA_DIR (OBELiX)", file=sys.stderr)
         return 2
     args.func(args)

@@ -169,3 +169,31 @@ def test_forest_card_roundtrip_and_in_training(obelix_small, tmp_path, li2o):
 
     with pytest.raises(ModelUnavailableError, match="checksum"):
         TabularModel.load(tmp_path / "m")
+
+
+def test_loco_regression_never_trains_on_the_held_out_cluster_and_knn_regressor_is_nearest():
+    from sicnb.classify.selection import ElmdKNNRegressor, repeated_loco_regression, score_regression
+
+    class Memo:  # remembers its training rows; refuses to predict any of them
+        def fit(self, X, s):
+            self.seen = set(np.asarray(X)[:, 0].astype(int).tolist())
+            return self
+
+        def predict(self, X):
+            assert not self.seen & set(np.asarray(X)[:, 0].astype(int).tolist())
+            return np.zeros(len(X))
+
+    X = np.arange(12, dtype=float).reshape(-1, 1)
+    s = np.r_[np.zeros(6), np.full(6, -6.0)]
+    clusters = {0: np.repeat([0, 1, 2], 4)}
+    # extra rows 100/101 anchored to rows 0 and 11: they may only train when their anchor does
+    extras = {"memo+extra": (np.array([[0.0], [11.0]]), np.array([0.0, -6.0]), np.array([0, 11]))}
+    oof = repeated_loco_regression({"memo": (X, lambda seed: Memo()), "memo+extra": (X, lambda seed: Memo())}, s, clusters, extras=extras)
+    assert len(oof) == 3 * 12 and sorted(oof[oof["model"] == "memo"]["row"]) == list(range(12))
+    mean = oof[oof["model"] == "mean"].set_index("row")["pred"]
+    assert mean[0] == pytest.approx(-6.0 * 6 / 8)  # training mean of the other two clusters
+    D = np.abs(np.subtract.outer(X[:, 0], X[:, 0]))
+    knn = ElmdKNNRegressor(D, k=1).fit(np.arange(6).reshape(-1, 1), s[:6])
+    assert knn.predict(np.array([[7]])) == pytest.approx(0.0)
+    sc = score_regression(oof).set_index("model")
+    assert sc.loc["memo", "pooled_mae"] == pytest.approx(3.0)  # predicts 0: exact on the six zeros, 6 off on the rest

@@ -21,7 +21,7 @@ def _train_tabular(args) -> int:
     model, card = train_tabular(ds, blocks=args.blocks, n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf,
                                random_state=args.seed, source="+".join(args.data), cache_dir=cache_arg(args),
                                n_workers=args.workers, classifier=args.classifier, regressor=args.regressor, C=args.C)
-    card["command"] = "sicnb classify " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train"):]) if "train" in sys.argv else ""
+    card["command"] = _command()
     card["sicnb_version"] = __version__
     if args.validation:
         card["validation"] = json.loads(Path(args.validation).read_text())
@@ -30,7 +30,36 @@ def _train_tabular(args) -> int:
     return 0
 
 
+def _train_full(args) -> int:
+    from pathlib import Path
+
+    from sicnb import __version__
+    from sicnb.classify.full import card_markdown, train_full
+
+    model, card = train_full(args.data_dir, blocks=args.blocks, classifier=args.classifier, regressor=args.regressor,
+                             n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf, C=args.C, random_state=args.seed)
+    card["command"] = _command()
+    card["sicnb_version"] = __version__
+    if args.validation:
+        card["validation"] = json.loads(Path(args.validation).read_text())
+    model.save(args.out, card=card)
+    (Path(args.out) / "README.md").write_text(card_markdown(card))
+    print(f"sicnb: saved the full {args.classifier}/{args.regressor} composition model ({'+'.join(args.blocks)}) on "
+          f"{card['n_train']} compositions to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _command() -> str:
+    """The ``sicnb classify train ...`` command line as run (for the model card)."""
+    return "sicnb classify " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train"):]) if "train" in sys.argv else ""
+
+
 def _train(args) -> int:
+    if args.kind == "full":
+        return _train_full(args)
+    if not args.data:
+        print("sicnb: --data is required for --kind tabular/atomsets (e.g. --data obelix:train)", file=sys.stderr)
+        return 2
     if args.kind == "tabular":
         return _train_tabular(args)
     from sicnb import __version__
@@ -49,7 +78,7 @@ def _train(args) -> int:
                                      n_workers=args.workers, cache_dir=cache_arg(args))
     ids = fs.ids
     card = {
-        "command": "sicnb classify " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("train"):]) if "train" in sys.argv else "",
+        "command": _command(),
         "data": list(args.data), "n_train": len(ids), "positive_fraction": float(labels.loc[ids, "y"].mean()),
         "label": "superionic = sigma_exp >= 1e-4 S/cm (log10_sigma >= -4)", "sicnb_version": __version__,
         "config": cfg, "n_models": args.n_models, "seed": args.seed,
@@ -68,8 +97,16 @@ def _predict(args) -> int:
     from sicnb.classify.screening import predict
     from sicnb.cli import cache_arg, load_inputs, write_table
 
+    import warnings
+
+    from sicnb.classify.full import FULL_MODEL_WARNING, TrainingOverlapWarning
+
+    if args.model == "full":
+        print(FULL_MODEL_WARNING, file=sys.stderr)
     ds = load_inputs(args)
-    table = predict(ds, model=args.model, n_workers=args.workers, cache_dir=cache_arg(args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingOverlapWarning)  # said once above, on one line
+        table = predict(ds, model=args.model, n_workers=args.workers, cache_dir=cache_arg(args))
     write_table(table[["formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred", "log10_sigma_lo",
                        "log10_sigma_hi", "is_disordered", "error"]], args.out)
     return 0
@@ -83,12 +120,13 @@ def register(subparsers) -> None:
     sub.required = True
 
     t = sub.add_parser("train", help="train an ensemble on labelled data (e.g. obelix:train) and save a model folder")
-    t.add_argument("--data", action="append", required=True, help="labelled source(s), e.g. obelix:train")
+    t.add_argument("--data", action="append", default=None, help="labelled source(s), e.g. obelix:train (not for --kind full)")
     t.add_argument("--out", "-o", required=True, help="model folder to write")
-    t.add_argument("--kind", default="tabular", choices=["tabular", "atomsets"],
+    t.add_argument("--kind", default="tabular", choices=["tabular", "atomsets", "full"],
                    help="tabular: P_SI classifier + log10 sigma regressor (the LOCO-selected default: logistic regression on "
                         "the Sendek features + random-forest log10 sigma); "
-                        "atomsets: the paper's AtomSets ensemble")
+                        "atomsets: the paper's AtomSets ensemble; full: composition model on every open label (OBELiX train + "
+                        "LASKOWSKI2023 + Liverpool Ionics, deduplicated by reduced composition; never for benchmarks)")
     t.add_argument("--blocks", nargs="+", default=["sendek"], help="feature blocks (sendek, site_pool, magpie, comp_pool)")
     t.add_argument("--trees", type=int, default=300, help="tabular rf: trees per forest")
     t.add_argument("--min-samples-leaf", type=int, default=1, help="tabular rf: min samples per leaf")
@@ -118,5 +156,6 @@ def register(subparsers) -> None:
     q = sub.add_parser("predict", help="P_SI (± std), log10 sigma with interval, d_training and in_training for every input structure")
     add_input_args(q)
     q.add_argument("--model", default=None, help="'default' (shipped, LOCO-selected; OBELiX train only), 'atomsets' "
-                                                 "(the paper's AtomSets ensemble) or a model folder")
+                                                 "(the paper's AtomSets ensemble), 'full' (composition model on every open "
+                                                 "label: more data, never for benchmark claims) or a model folder")
     q.set_defaults(func=_predict)

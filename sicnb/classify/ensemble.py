@@ -29,7 +29,7 @@ __all__ = ["FeatureSet", "featurize", "SuperionicEnsemble", "DEFAULT_MODEL_DIR",
 DEFAULT_MODEL_DIR = Path(__file__).with_name("default_model")
 ATOMSETS_MODEL_DIR = Path(__file__).with_name("atomsets_model")
 #: shipped model names accepted by :func:`load_model` and ``sicnb classify predict --model``
-MODEL_DIRS = {"default": DEFAULT_MODEL_DIR, "atomsets": ATOMSETS_MODEL_DIR}
+MODEL_DIRS = {"default": DEFAULT_MODEL_DIR, "atomsets": ATOMSETS_MODEL_DIR, "full": Path(__file__).with_name("full_model")}
 FORMAT = "sicnb-atomsets-ensemble/1"
 
 
@@ -246,8 +246,16 @@ class SuperionicEnsemble:
 def load_model(model_dir: str | os.PathLike | None = None):
     """A saved model folder: ``None`` or ``"default"`` → the shipped default (``sicnb/classify/default_model``, a
     :class:`~sicnb.classify.tabular.TabularModel` chosen by LOCO), ``"atomsets"`` → the paper's AtomSets ensemble
-    (``sicnb/classify/atomsets_model``); otherwise a folder written by either class (told apart by its format)."""
+    (``sicnb/classify/atomsets_model``), ``"full"`` → the composition model on every open label
+    (``sicnb/classify/full_model``, :mod:`sicnb.classify.full`; never for benchmark claims); otherwise a folder written
+    by either class (told apart by its format)."""
     d = Path(MODEL_DIRS.get(str(model_dir), model_dir) if model_dir is not None else DEFAULT_MODEL_DIR)
+    if str(model_dir) == "full":
+        import warnings
+
+        from sicnb.classify.full import FULL_MODEL_WARNING, TrainingOverlapWarning
+
+        warnings.warn(FULL_MODEL_WARNING.removeprefix("sicnb: warning: "), TrainingOverlapWarning, stacklevel=2)
     try:
         fmt = json.loads((d / "model.json").read_text()).get("format")
     except (OSError, ValueError) as exc:

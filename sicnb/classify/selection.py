@@ -28,6 +28,7 @@ __all__ = [
     "POOLS", "POOLED_COLUMNS", "pooled_site_embeddings", "composition_embeddings", "magpie_features", "ElmdKNN", "PrevalenceModel",
     "ShuffledLabels", "OutOfFold", "repeated_loco", "score_oof", "bootstrap_interval", "selection_table",
     "average_predictions", "fast_metrics", "reliability_table", "calibration_errors", "cross_fitted_isotonic", "loco_regression", "paired_difference",
+    "ElmdKNNRegressor", "repeated_loco_regression", "score_regression",
 ]
 
 POOLS = ("mean", "std", "max", "min")
@@ -366,3 +367,61 @@ def paired_difference(y, p_a, p_b, n_boot: int = 2000, random_state: int = 0, le
     full_a, full_b = fast_metrics(y, p_a), fast_metrics(y, p_b)
     q = ((1 - level) / 2, 1 - (1 - level) / 2)
     return {k: (full_a[k] - full_b[k], *map(float, np.quantile(v, q))) for k, v in diffs.items()}
+
+
+class ElmdKNNRegressor:
+    """log10 σ as the inverse-distance-weighted mean of the ``k`` nearest training compositions in ElMD
+    (``X`` = row indices into ``D``, as :class:`ElmdKNN`)."""
+
+    def __init__(self, D: np.ndarray, k: int = 5, eps: float = 1e-3):
+        self.D, self.k, self.eps = D, k, eps
+
+    def fit(self, X, s):
+        self.train_ = np.asarray(X).ravel().astype(int)
+        self.s_ = np.asarray(s, float)
+        return self
+
+    def predict(self, X):
+        d = self.D[np.ix_(np.asarray(X).ravel().astype(int), self.train_)]
+        nn = np.argsort(d, axis=1, kind="stable")[:, :min(self.k, d.shape[1])]
+        w = 1.0 / (np.take_along_axis(d, nn, axis=1) + self.eps)
+        return (w * self.s_[nn]).sum(axis=1) / w.sum(axis=1)
+
+
+def repeated_loco_regression(models: Mapping[str, tuple[Any, Callable[[int], Any]]], log10_sigma, folds: Mapping[int, np.ndarray],
+                             extras: Mapping[str, tuple[Any, np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
+    """Out-of-fold log10 σ of regressors (``fit``/``predict``) on each seed's LOCO clusters (the classification
+    folds of :func:`repeated_loco`), beside the training mean. ``extras`` as in :func:`repeated_loco` (training-only
+    entries that join a fold when their anchor row is in its training part). Columns seed, model, fold, row,
+    log10_sigma, pred."""
+    s = np.asarray(log10_sigma, float)
+    rows = []
+    for seed, cl in folds.items():
+        for fold, tr, va in loco_splits(cl):
+            preds = {"mean": np.full(len(va), s[tr].mean())}
+            for name, (X, factory) in models.items():
+                if extras and name in extras:
+                    Xe, se, anchor = extras[name]
+                    use = np.isin(anchor, tr)
+                    m = factory(seed).fit(np.vstack([_take(X, tr), Xe[use]]), np.concatenate([s[tr], np.asarray(se)[use]]))
+                else:
+                    m = factory(seed).fit(_take(X, tr), s[tr])
+                preds[name] = np.asarray(m.predict(_take(X, va)), float)
+            for name, p in preds.items():
+                rows.append(pd.DataFrame({"seed": seed, "model": name, "fold": fold, "row": va, "log10_sigma": s[va], "pred": p}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def score_regression(oof: pd.DataFrame) -> pd.DataFrame:
+    """Per model: pooled out-of-fold MAE and Spearman ρ (mean ± std over seeds) and the per-cluster MAE (mean ± std
+    over clusters and seeds), sorted by pooled MAE."""
+    out = []
+    for name, g in oof.groupby("model", sort=False):
+        err = (g["pred"] - g["log10_sigma"]).abs()
+        per_seed = pd.DataFrame({"mae": err.groupby(g["seed"]).mean(),
+                                 "spearman": [h["pred"].corr(h["log10_sigma"], method="spearman") for _, h in g.groupby("seed")]})
+        per_fold = err.groupby([g["seed"], g["fold"]]).mean()
+        out.append({"model": name, "pooled_mae": float(per_seed["mae"].mean()), "pooled_mae_seed_std": float(per_seed["mae"].std(ddof=0)),
+                    "spearman": float(per_seed["spearman"].mean()), "cluster_mae_mean": float(per_fold.mean()),
+                    "cluster_mae_std": float(per_fold.std(ddof=0))})
+    return pd.DataFrame(out).sort_values("pooled_mae").reset_index(drop=True)

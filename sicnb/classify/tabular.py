@@ -34,7 +34,7 @@ from pymatgen.core import Composition
 from sicnb.errors import ModelUnavailableError, ParameterError
 
 __all__ = ["FORMAT", "FEATURE_BLOCKS", "TabularModel", "trees_to_json", "tree_predictions", "tabular_features",
-           "reduced_formula", "train_tabular", "labels_sha256"]
+           "reduced_formula", "train_tabular", "labels_sha256", "COMPOSITION_BLOCKS", "composition_block_features"]
 
 FORMAT = "sicnb-tabular/1"
 FEATURE_BLOCKS = ("site_pool", "magpie", "comp_pool", "sendek")
@@ -49,6 +49,28 @@ def reduced_formula(composition: str | Composition) -> str:
         return ""
 
 
+#: feature blocks computed from the composition alone (no structure needed)
+COMPOSITION_BLOCKS = ("magpie", "comp_pool")
+
+
+def composition_block_features(compositions: Sequence[str | Composition], blocks: Sequence[str] = ("magpie",)) -> np.ndarray:
+    """Composition-only feature blocks, concatenated in order: ``magpie`` (132, matminer Magpie ElementProperty) and
+    ``comp_pool`` (64, MEGNet-16 element embeddings pooled with the element fractions)."""
+    from sicnb.classify.selection import composition_embeddings, magpie_features
+
+    bad = [b for b in blocks if b not in COMPOSITION_BLOCKS]
+    if bad:
+        raise ParameterError(f"blocks {bad} need a structure; composition-only blocks are {COMPOSITION_BLOCKS}")
+    comps = [Composition(c) if not isinstance(c, Composition) else c for c in compositions]
+    parts = []
+    for b in blocks:
+        if b == "magpie":
+            parts.append(magpie_features(comps) if comps else np.zeros((0, 132)))
+        else:
+            parts.append(np.array([composition_embeddings(c) for c in comps]).reshape(len(comps), 64))
+    return np.hstack(parts) if parts else np.zeros((len(comps), 0))
+
+
 def tabular_features(items, blocks: Sequence[str] = ("site_pool", "magpie"), cache_dir: Any = None,
                      n_workers: int = 1, progress: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """(table id → formula, is_disordered, error; feature matrix of the rows without error, in table order).
@@ -56,7 +78,7 @@ def tabular_features(items, blocks: Sequence[str] = ("site_pool", "magpie"), cac
     Structure blocks go through :func:`sicnb.parallel.pmap` (cached); composition blocks use the
     structure's composition. Failures are rows with an ``error`` and no feature row.
     """
-    from sicnb.classify.selection import POOLED_COLUMNS, composition_embeddings, magpie_features, pooled_site_embeddings
+    from sicnb.classify.selection import POOLED_COLUMNS, pooled_site_embeddings
     from sicnb.parallel import as_records, pmap
 
     bad = [b for b in blocks if b not in FEATURE_BLOCKS]
@@ -87,12 +109,10 @@ def tabular_features(items, blocks: Sequence[str] = ("site_pool", "magpie"), cac
     for b in blocks:
         if b == "site_pool":
             parts.append(tab.loc[ok, list(POOLED_COLUMNS)].to_numpy(float) if ok else np.zeros((0, len(POOLED_COLUMNS))))
-        elif b == "magpie":
-            parts.append(magpie_features([structures[i].composition for i in ok]) if ok else np.zeros((0, 132)))
         elif b == "sendek":
             parts.append(sendek if sendek is not None else np.zeros((0, 5)))
         else:
-            parts.append(np.array([composition_embeddings(structures[i].composition) for i in ok]).reshape(len(ok), 64))
+            parts.append(composition_block_features([structures[i].composition for i in ok], (b,)))
     X = np.hstack(parts) if parts else np.zeros((len(ok), 0))
     out = tab[["formula", "n_atoms", "is_disordered", "error"]].copy()
     out["has_features"] = out.index.isin(ok)

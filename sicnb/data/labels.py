@@ -26,12 +26,26 @@ def _find(sub: str, fname: str, explicit, url: str) -> Path:
     return download(url, cache_dir(sub) / fname)
 
 
+def _censoring(cell) -> tuple[str, float]:
+    """("upper"/"lower", log10 bound) of a censored conductivity cell such as ``"<1E-10"``; ("", nan) otherwise."""
+    from sicnb.data.obelix import parse_conductivity
+
+    text = str(cell).strip().replace("\u2212", "-")
+    if not text or text[0] not in "<>":
+        return "", float("nan")
+    try:
+        return parse_conductivity(text)[::-1]
+    except Exception:  # noqa: BLE001 - an unreadable bound is simply not a label
+        return "", float("nan")
+
+
 def laskowski2023(data_dir: str | Path | None = None) -> pd.DataFrame:
     """LASKOWSKI2023 room-temperature Li conductivities (Laskowski, McHaffie & See, EES 16, 1264 (2023)).
 
     One row per published entry (duplicates per ICSD entry kept; ``n_duplicates`` counts them),
     columns ``formula``, ``sigma_S_cm``, ``log10_sigma`` (log10 S/cm), ``Ea_eV``, ``space_group_number``,
-    ``icsd_id``. Structures are ICSD (not open): join to OBELiX on ``icsd_id``.
+    ``icsd_id``; censored cells (``"<1E-10"``) keep ``log10_sigma`` NaN and give ``sigma_censored`` ("upper"/"lower")
+    and ``log10_sigma_bound``. Structures are ICSD (not open): join to OBELiX on ``icsd_id``.
     """
     path = _find("laskowski2023", "digitized_data_for_SSEs.csv", data_dir, LASKOWSKI_URL)
     raw = pd.read_csv(path, encoding="utf-8-sig")
@@ -49,6 +63,9 @@ def laskowski2023(data_dir: str | Path | None = None) -> pd.DataFrame:
             "icsd_id": pd.to_numeric(raw.get("ICSD Entry"), errors="coerce"),
         }
     )
+    censored = [_censoring(v) for v in raw[sig_col]]
+    df["sigma_censored"] = [c for c, _ in censored]  # "upper" for "<1E-10"-style cells (log10_sigma stays NaN there)
+    df["log10_sigma_bound"] = [b for _, b in censored]  # log10 of the bound of a censored cell, else NaN
     df["n_duplicates"] = df.groupby("icsd_id")["icsd_id"].transform("size")
     df.index = pd.Index([f"laskowski2023:{i}" for i in range(len(df))], name="id")
     return df
