@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = ["bench/RESULTS.md", "README.md", "sicnb/classify/default_model/README.md"]
+DOCUMENTS = ["bench/RESULTS.md", "README.md", "sicnb/classify/default_model/README.md", "sicnb/classify/full_model/README.md"]
 PATH_PREFIXES = ("bench/", "tests/", "notebooks/", "sicnb/")
 _WRAPPERS = {"nice", "/usr/bin/time", "time", "timeout", "env"}
 
