@@ -30,12 +30,29 @@ def _data(args):
     return ds, labels, folds, ledger_labels, cache
 
 
-def _unsupervised(ds, ledger_labels, cache, methods, workers, pes_all: bool):
-    from sicnb.ledger import build_ledger
+def _unsupervised(ds, ledger_labels, cache, methods, workers, pes_all: bool, timeout: float | None = None,
+                  cache_only: tuple = ()):
+    """The label-free methods through build_ledger; methods in ``cache_only`` are read from the pmap cache (structures
+    not in it get the reason "NotCached: ...") instead of being computed — for runs cut short by a time budget."""
+    from sicnb.ledger import build_ledger, get_method
+    from sicnb.ledger.methods import cached_rows
 
-    params = {"pes": {"top": 0, "all_max_atoms": 24}} if pes_all else {}
+    params = {"pes": {"top": 100000, "max_atoms": 24}} if pes_all else {}  # every structure with <= 24 sites
+    tables = {}
+    for m in cache_only:
+        if m == "pes":
+            params.setdefault("pes", {})["cache_only"] = True
+        elif m == "bvse":
+            from sicnb.bvse import bvse_barriers
+
+            tab = cached_rows(bvse_barriers, ds.with_structures(), dict(get_method("bvse").defaults), cache)
+            tab["error"] = tab["error"].where(~tab["error"].str.startswith("NotCached"),
+                                              "NotCached: BVSE not computed within this run's time budget (cells processed smallest first)")
+            tables["bvse"] = tab
+        else:
+            raise SystemExit(f"--cache-only supports bvse and pes, not {m}")
     led = build_ledger(ds, methods=methods, params={k: v for k, v in params.items() if k in methods}, labels=ledger_labels,
-                       cache_dir=cache, n_workers=workers, progress=False)
+                       tables=tables, cache_dir=cache, n_workers=workers, timeout=timeout, progress=False)
     return led
 
 
@@ -52,7 +69,8 @@ def _evidence(args, ship: bool) -> int:
     y = labels["y"].astype(int)
     print(f"OBELiX train: {len(y)} labelled structures, prevalence {y.mean():.3f}; LOCO clusters per seed "
           f"{ {s: int(f.nunique()) for s, f in folds.items()} } [{time.perf_counter() - t:.0f} s]", flush=True)
-    led = _unsupervised(ds, ledger_labels, cache, args.unsupervised, args.workers, "pes" in args.unsupervised)
+    led = _unsupervised(ds, ledger_labels, cache, args.unsupervised, args.workers, "pes" in args.unsupervised, args.timeout,
+                        tuple(args.cache_only))
     unsup = led.scores(methods=args.unsupervised).reindex(y.index)
     for m in args.unsupervised:
         err = led.table[f"{m}.error"]
@@ -180,6 +198,9 @@ def main(argv=None) -> int:
         p.add_argument("--C", type=float, default=1.0, help="L2 strength of the logistic stacker (fixed a priori)")
         p.add_argument("--unsupervised", nargs="+", default=["topology", "bvse", "htvs"])
         p.add_argument("--workers", type=int, default=1)
+        p.add_argument("--timeout", type=float, default=None,
+                       help="per-structure time limit (s) of the label-free methods; a structure over it is recorded as not scored")
+        p.add_argument("--cache-only", nargs="*", default=[], help="read these label-free methods (bvse, pes) from the cache only")
         p.add_argument("--gb", action="store_true", help="also evaluate monotone gradient boosting as a stacker")
         p.add_argument("--out", default=None, help="write the long out-of-fold table to this CSV")
     p = sub.add_parser("pes-cost")
