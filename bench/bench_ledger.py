@@ -52,7 +52,7 @@ def _unsupervised(ds, ledger_labels, cache, methods, workers, pes_all: bool, tim
         else:
             raise SystemExit(f"--cache-only supports bvse and pes, not {m}")
     led = build_ledger(ds, methods=methods, params={k: v for k, v in params.items() if k in methods}, labels=ledger_labels,
-                       tables=tables, cache_dir=cache, n_workers=workers, timeout=timeout, progress=False)
+                       tables=tables, cache_dir=cache, n_workers=workers, timeout=timeout, progress=False, consensus="equal")
     return led
 
 

@@ -159,18 +159,26 @@ def test_shipped_weights_load_and_the_ledger_uses_them_by_default(tmp_path):
     assert {"learned consensus", "equal-weight consensus"} <= set(ev.index) and ev["auc_pr_lo"].le(ev["auc_pr"]).all()
     recs = [Record(f"pymatgen:{n}", pymatgen_structure(n)) for n in ("Li2O", "LiFePO4", "Li10GeP2S12")]
     ds = Dataset(recs, name="three")
+    topo = pd.DataFrame({"r_connected": [3.1, np.nan, 2.6], "error": ["", "InputError: no score", ""]}, index=ds.ids)
     htvs = pd.DataFrame({"e_hull_ev_per_atom": [0.0, 0.05, np.nan], "error": ["", "", "StructureError: partial occupancies"]},
                         index=ds.ids)
     from sicnb.ledger import known_conductor_labels
 
     labels = known_conductor_labels(ds, reference=None)
-    led = build_ledger(ds, methods=["htvs"], tables={"htvs": htvs}, labels=labels, progress=False, cache_dir=tmp_path)
+    tables = {"topology": topo, "htvs": htvs}
+    led = build_ledger(ds, methods=["topology", "htvs"], tables=tables, labels=labels, progress=False, cache_dir=tmp_path)
     t = led.table
     assert t["consensus"].notna().all() and t["consensus"].between(0, 1).all()  # missing scores handled
-    assert {"consensus_equal", "consensus_logit", "htvs.consensus_contribution"} <= set(t.columns)
+    assert {"consensus_equal", "consensus_logit", "topology.consensus_contribution"} <= set(t.columns)
     assert "learned" in led.consensus_settings["aggregation"]
-    eq = build_ledger(ds, methods=["htvs"], tables={"htvs": htvs}, labels=labels, progress=False, cache_dir=tmp_path, consensus="equal")
+    w = shipped.weights().set_index("method").loc["topology"]
+    assert t.loc["pymatgen:LiFePO4", "topology.consensus_contribution"] == pytest.approx(0.5 * w["percentile_weight"] + w["missing_weight"])
+    eq = build_ledger(ds, methods=["topology", "htvs"], tables=tables, labels=labels, progress=False, cache_dir=tmp_path, consensus="equal")
     np.testing.assert_allclose(eq.table["consensus"], t["consensus_equal"])
+    # a ledger without any of the learned model's methods falls back to the equal-weight consensus and says so
+    only = build_ledger(ds, methods=["htvs"], tables={"htvs": htvs}, labels=labels, progress=False, cache_dir=tmp_path)
+    assert "equal-weight" in only.consensus_settings["aggregation"]
+    assert only.table["consensus"].notna().tolist() == [True, True, False]  # nothing scored Li10GeP2S12
 
 
 def test_roc_auc_is_sklearns():

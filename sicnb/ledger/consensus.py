@@ -324,7 +324,16 @@ def apply_learned_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFra
     methods), with the equal-weight one (``equal``) kept as ``consensus_equal``/``consensus_equal_rank`` and each method's
     contribution to the log-odds as ``<m>.consensus_contribution``; records the weights in ``consensus_settings``."""
     model = load_learned_consensus(weights)
+    if not any(m in scores.columns for m in model.methods):
+        ledger.consensus_settings["aggregation"] = (
+            f"equal-weight mean percentile: none of the learned consensus's methods ({', '.join(model.methods)}) is in this "
+            "ledger, so the learned weights cannot rank it")
+        return equal
     lc = learned_consensus_scores(scores, model, min_methods=min_methods)
+    n = scores.notna().sum(axis=1)  # as the equal-weight consensus: methods of this ledger that scored the structure
+    lc["n_methods"] = n.astype(int)
+    lc["consensus"] = (1.0 / (1.0 + np.exp(-lc["logit"]))).where(n >= max(int(min_methods), 1))
+    lc["consensus_rank"] = lc["consensus"].rank(method="min", ascending=False)
     t = ledger.table
     t["consensus_equal"] = equal["consensus"]
     t["consensus_equal_rank"] = equal["consensus_rank"]
