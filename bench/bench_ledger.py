@@ -82,7 +82,7 @@ def _evidence(args, ship: bool) -> int:
     n_feat = 2 * (len(args.unsupervised) + len(sup))
     mono = lambda: HistGradientBoostingClassifier(max_depth=2, max_iter=100, learning_rate=0.05, min_samples_leaf=10,  # noqa: E731
                                                   monotonic_cst=[1 if i % 2 == 0 else 0 for i in range(n_feat)], random_state=0)
-    ev = loco_evidence(unsup, sup, y, folds, methods=[*args.unsupervised, *sup], C=args.C, n_boot=args.n_boot,
+    ev = loco_evidence(unsup, sup, y, folds, methods=[*args.unsupervised, *sup], C=args.C, n_boot=args.n_boot, inputs=args.inputs,
                        extra_learners={"monotone GB": mono} if args.gb else None,
                        log=lambda s: print(f"  {s} [{time.perf_counter() - t:.0f} s]", flush=True))
     cov = ev.coverage.groupby("method").agg(n_scored=("n_scored", "mean"), n=("n", "first"))
@@ -119,7 +119,7 @@ def _evidence(args, ship: bool) -> int:
         s0 = sorted(folds)[0]
         supcols, _ = _supervised_columns(sup, folds[s0].reindex(y.index))
         S = pd.concat([unsup, supcols], axis=1)
-        model = LearnedConsensus([*args.unsupervised, *sup], C=args.C).fit(S, y)
+        model = LearnedConsensus([*args.unsupervised, *sup], C=args.C, inputs=args.inputs).fit(S, y)
         model.card = {
             "data": f"OBELiX training split, {len(y)} labelled structures with a CIF containing Li (sicnb.classify.training_set); "
                     f"label y = sigma > 1e-4 S/cm; prevalence {y.mean():.3f}; the OBELiX test split is never used",
@@ -151,9 +151,11 @@ def _evidence(args, ship: bool) -> int:
 def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> None:
     c = model.card
     lines = ["# Learned consensus of the candidate ledger (model card)", "",
-             "Logistic regression (L2, C = %g) on each method's percentile rank (0.5 when missing) and a missingness "
+             "Logistic regression (L2, C = %g) on each method's %s (missing: %s) and a missingness "
              "indicator per method; `consensus` = P(σ > 1e-4 S/cm). Used by `build_ledger(..., consensus=\"learned\")` "
-             "(default); `consensus=\"equal\"` gives the equal-weight mean percentile (normalised Borda)." % model.C, "",
+             "(default); `consensus=\"equal\"` gives the equal-weight mean percentile (normalised Borda)." % (
+                 model.C, "oriented score standardised with the training mean/std (`center`/`scale` in weights.json)"
+                 if model.inputs == "zscore" else "percentile rank in the pool", "0" if model.inputs == "zscore" else "0.5"), "",
              f"- **Data**: {c['data']}", f"- **Inputs**: {c['inputs']}", f"- **Folds**: {c['folds']}",
              f"- **Command**: `{c['command']}`", "", "## Weights (log-odds per unit)", "",
              model.weights().round(3).to_markdown(index=False), f"\nintercept {model.intercept:.3f}", "",
@@ -198,6 +200,8 @@ def main(argv=None) -> int:
         p.add_argument("--C", type=float, default=1.0, help="L2 strength of the logistic stacker (fixed a priori)")
         p.add_argument("--unsupervised", nargs="+", default=["topology", "bvse", "htvs"])
         p.add_argument("--workers", type=int, default=1)
+        p.add_argument("--inputs", choices=("percentile", "zscore"), default="percentile",
+                       help="stacker inputs: pool percentile ranks, or oriented scores standardised on the training rows")
         p.add_argument("--timeout", type=float, default=None,
                        help="per-structure time limit (s) of the label-free methods; a structure over it is recorded as not scored")
         p.add_argument("--cache-only", nargs="*", default=[], help="read these label-free methods (bvse, pes) from the cache only")

@@ -172,7 +172,9 @@ def test_shipped_weights_load_and_the_ledger_uses_them_by_default(tmp_path):
     assert {"consensus_equal", "consensus_logit", "topology.consensus_contribution"} <= set(t.columns)
     assert "learned" in led.consensus_settings["aggregation"]
     w = shipped.weights().set_index("method").loc["topology"]
-    assert t.loc["pymatgen:LiFePO4", "topology.consensus_contribution"] == pytest.approx(0.5 * w["percentile_weight"] + w["missing_weight"])
+    missing_value = 0.5 if shipped.inputs == "percentile" else 0.0  # LiFePO4 has no topology score
+    assert t.loc["pymatgen:LiFePO4", "topology.consensus_contribution"] == pytest.approx(
+        missing_value * w[f"{shipped.value_feature}_weight"] + w["missing_weight"])
     eq = build_ledger(ds, methods=["topology", "htvs"], tables=tables, labels=labels, progress=False, cache_dir=tmp_path, consensus="equal")
     np.testing.assert_allclose(eq.table["consensus"], t["consensus_equal"])
     # a ledger without any of the learned model's methods falls back to the equal-weight consensus and says so
@@ -188,3 +190,19 @@ def test_roc_auc_is_sklearns():
     y = rng.integers(0, 2, 60)
     p = np.round(rng.random(60), 1)  # ties
     assert roc_auc(y, p) == pytest.approx(roc_auc_score(y, p))
+
+
+def test_zscore_inputs_use_training_statistics_and_round_trip(tmp_path):
+    ids = [f"s{i}" for i in range(6)]
+    y = pd.Series([1, 0, 1, 0, 1, 0], index=ids)
+    scores = pd.DataFrame({"a": [3.0, 1.0, 2.5, np.nan, 2.0, 0.0]}, index=ids)
+    model = LearnedConsensus(["a"], inputs="zscore").fit(scores, y)
+    known = scores["a"].dropna()
+    assert model.center["a"] == pytest.approx(known.mean()) and model.scale["a"] == pytest.approx(known.std())
+    new = pd.DataFrame({"a": [known.mean() + known.std(), np.nan]}, index=["p", "q"])  # a pool of its own
+    dec = model.decision(new)
+    assert dec.loc["p", "a.zscore.contribution"] == pytest.approx(model.coef[0])  # z = 1, independent of the pool
+    assert dec.loc["q", "a.zscore.contribution"] == 0.0 and dec.loc["q", "a.missing.contribution"] == pytest.approx(model.coef[1])
+    back = LearnedConsensus.load(model.save(tmp_path / "z.json"))
+    assert back.inputs == "zscore" and back.center == model.center
+    pd.testing.assert_series_equal(back.predict(new), model.predict(new))

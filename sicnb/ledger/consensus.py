@@ -36,6 +36,20 @@ LEARNED_CONSENSUS_DIR = Path(__file__).with_name("learned_consensus")
 FORMAT = "sicnb-ledger-consensus/1"
 
 
+def zscore_features(scores: pd.DataFrame, methods: Sequence[str], center: Mapping[str, float],
+                    scale: Mapping[str, float]) -> pd.DataFrame:
+    """Stacker inputs on the methods' own scales: per method ``<m>.zscore`` = (oriented score − ``center``) / ``scale``
+    (training statistics; 0 where missing) and ``<m>.missing``. Unlike pool percentiles these keep a method's absolute
+    verdict (a whole cluster of high P_SI stays high) across pools."""
+    s = scores.reindex(columns=list(methods))
+    out = {}
+    for m in methods:
+        z = (pd.to_numeric(s[m], errors="coerce") - float(center.get(m, 0.0))) / float(scale.get(m, 1.0) or 1.0)
+        out[f"{m}.zscore"] = z.fillna(0.0)
+        out[f"{m}.missing"] = z.isna().astype(float)
+    return pd.DataFrame(out, index=scores.index)
+
+
 def stack_features(scores: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
     """Stacker inputs from oriented scores (higher = better, NaN = not scored): per method ``<m>.percentile``
     (:func:`~sicnb.ledger.stats.percentile_ranks` among the structures it scored, 0.5 where missing) and
@@ -58,16 +72,35 @@ class LearnedConsensus:
     coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
     card: dict[str, Any] = field(default_factory=dict)
+    #: ``"percentile"`` (pool percentile ranks) or ``"zscore"`` (oriented scores standardised with training statistics)
+    inputs: str = "percentile"
+    center: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def value_feature(self) -> str:
+        return "zscore" if self.inputs == "zscore" else "percentile"
 
     @property
     def features(self) -> list[str]:
-        return [f"{m}.{k}" for m in self.methods for k in ("percentile", "missing")]
+        return [f"{m}.{k}" for m in self.methods for k in (self.value_feature, "missing")]
+
+    def _features(self, scores: pd.DataFrame) -> pd.DataFrame:
+        if self.inputs == "zscore":
+            return zscore_features(scores, self.methods, self.center, self.scale)
+        return stack_features(scores, self.methods)
 
     def fit(self, scores: pd.DataFrame, y: pd.Series) -> "LearnedConsensus":
         """Fit on oriented scores (rows = labelled structures) and 0/1 labels ``y`` (same index)."""
         from sklearn.linear_model import LogisticRegression
 
-        X = stack_features(scores, self.methods)
+        if self.inputs not in ("percentile", "zscore"):
+            raise ParameterError(f"inputs={self.inputs!r}: use 'percentile' or 'zscore'")
+        if self.inputs == "zscore":
+            s = scores.reindex(columns=self.methods).apply(pd.to_numeric, errors="coerce")
+            self.center = {m: float(s[m].mean()) if s[m].notna().any() else 0.0 for m in self.methods}
+            self.scale = {m: float(s[m].std()) if s[m].notna().sum() > 1 and s[m].std() > 0 else 1.0 for m in self.methods}
+        X = self._features(scores)
         yy = y.reindex(X.index).astype(int).to_numpy()
         if len(set(yy.tolist())) < 2:
             raise ParameterError(f"the learned consensus needs both classes among its {len(yy)} training structures")
@@ -80,7 +113,7 @@ class LearnedConsensus:
         """Per structure: the contribution of every feature (coef × value), ``logit`` and ``consensus`` = P(σ > 1e-4 S/cm)."""
         if not self.coef:
             raise ParameterError("LearnedConsensus is not fitted; fit() it or load_learned_consensus()")
-        X = stack_features(scores, self.methods)[self.features]
+        X = self._features(scores)[self.features]
         contrib = X * np.asarray(self.coef)
         logit = contrib.sum(axis=1) + self.intercept
         out = contrib.add_suffix(".contribution")
@@ -94,13 +127,15 @@ class LearnedConsensus:
     def weights(self) -> pd.DataFrame:
         """One row per method: percentile weight, missingness weight (log-odds per unit)."""
         c = dict(zip(self.features, self.coef))
-        return pd.DataFrame({"method": self.methods, "percentile_weight": [c[f"{m}.percentile"] for m in self.methods],
+        v = self.value_feature
+        return pd.DataFrame({"method": self.methods, f"{v}_weight": [c[f"{m}.{v}"] for m in self.methods],
                              "missing_weight": [c[f"{m}.missing"] for m in self.methods]})
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "model": "logistic regression on percentile + missingness indicator per method",
                 "methods": list(self.methods), "features": self.features, "C": self.C, "coef": self.coef,
-                "intercept": self.intercept, "missing_percentile": 0.5, "card": self.card}
+                "intercept": self.intercept, "missing_percentile": 0.5, "inputs": self.inputs, "center": self.center,
+                "scale": self.scale, "card": self.card}
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -113,7 +148,8 @@ class LearnedConsensus:
         if d.get("format") != FORMAT:
             raise ParameterError(f"not a learned-consensus file (format {d.get('format')!r}, expected {FORMAT!r})")
         obj = cls(methods=list(d["methods"]), C=float(d["C"]), coef=[float(c) for c in d["coef"]],
-                  intercept=float(d["intercept"]), card=dict(d.get("card", {})))
+                  intercept=float(d["intercept"]), card=dict(d.get("card", {})), inputs=str(d.get("inputs", "percentile")),
+                  center={k: float(v) for k, v in d.get("center", {}).items()}, scale={k: float(v) for k, v in d.get("scale", {}).items()})
         if obj.features != list(d["features"]) or len(obj.coef) != len(obj.features):
             raise ParameterError("learned-consensus file: features and coefficients do not match its methods")
         return obj
@@ -236,7 +272,7 @@ def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None 
 
 
 def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: pd.Series, folds: Mapping[int, pd.Series],
-                  methods: Sequence[str] | None = None, C: float = 1.0, n_boot: int = 1000,
+                  methods: Sequence[str] | None = None, C: float = 1.0, n_boot: int = 1000, inputs: str = "percentile",
                   extra_learners: Mapping[str, Callable[[], Any]] | None = None,
                   log: Callable[[str], None] | None = None) -> LocoEvidence:
     """Repeated-LOCO evidence for every method, the equal-weight and the learned consensus.
@@ -275,7 +311,7 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
             if yt.nunique() < 2:
                 learned.loc[held] = float(yt.mean())
                 continue
-            model = LearnedConsensus(methods, C=C).fit(S_k.loc[train], yt)
+            model = LearnedConsensus(methods, C=C, inputs=inputs).fit(S_k.loc[train], yt)
             # percentiles over the whole pool (label-free); predict the held-out cluster only
             learned.loc[held] = model.predict(S_k).loc[held]
             wrows += [{"seed": seed, "fold": int(k), "feature": f, "coef": c} for f, c in zip(model.features, model.coef)]
@@ -295,7 +331,7 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
     oof = pd.concat(rows, ignore_index=True)
     metrics = evidence_table(oof, n_boot=n_boot)
     return LocoEvidence(oof, metrics, pd.DataFrame(cov), pd.DataFrame(wrows),
-                        {"seeds": [int(s) for s in folds], "methods": methods, "C": C, "n_boot": n_boot})
+                        {"seeds": [int(s) for s in folds], "methods": methods, "C": C, "n_boot": n_boot, "inputs": inputs})
 
 
 # --- shipped evidence -------------------------------------------------------------------------------
@@ -339,7 +375,7 @@ def apply_learned_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFra
     t["consensus_equal_rank"] = equal["consensus_rank"]
     t["consensus_logit"] = lc["logit"]
     for m in model.methods:
-        t[f"{m}.consensus_contribution"] = lc[f"{m}.percentile.contribution"] + lc[f"{m}.missing.contribution"]
+        t[f"{m}.consensus_contribution"] = lc[f"{m}.{model.value_feature}.contribution"] + lc[f"{m}.missing.contribution"]
     ledger.consensus_settings.update({
         "aggregation": "learned: logistic regression on method percentiles + missingness indicators (sicnb.ledger.consensus)",
         "weights": model.weights().round(4).to_dict(orient="records"), "intercept": model.intercept,

@@ -160,7 +160,8 @@ def enrichment_curve_figure(curves: pd.DataFrame, title: str | None = None):
 def weights_figure(weights: pd.DataFrame, title: str | None = None):
     """Learned-consensus weights per method (:meth:`sicnb.ledger.consensus.LearnedConsensus.weights`), log-odds per unit."""
     go = _go()
-    fig = go.Figure([go.Bar(x=weights["method"], y=weights["percentile_weight"], name="percentile weight"),
+    value = [c for c in weights.columns if c.endswith("_weight") and c != "missing_weight"][0]
+    fig = go.Figure([go.Bar(x=weights["method"], y=weights[value], name=value.replace("_", " ")),
                      go.Bar(x=weights["method"], y=weights["missing_weight"], name="missing-score weight")])
     fig.update_layout(barmode="group", title=title or "Learned consensus: logistic weights (the equal-weight consensus gives every percentile the same weight)",
                       yaxis_title="log-odds per unit", height=380)
