@@ -81,7 +81,7 @@ def test_build_ledger_joins_methods_and_keeps_absent_and_failed_ones(pool, label
     given = pd.DataFrame({"id": pool.ids[:5], "e_hull_ev_per_atom": [0.0, 0.05, 0.01, np.nan, 0.2],
                           "error": ["", "", "", "ValueError: no hull", ""]})
     ledger = build_ledger(pool, methods=["topology", "htvs", "pes", "always_fails"], tables={"htvs": given}, labels=labels,
-                          params={"pes": {"top": 0}}, cache_dir=tmp_path / "cache", progress=False)
+                          params={"pes": {"top": 0}}, cache_dir=tmp_path / "cache", progress=False, consensus="equal")
     t = ledger.table
     assert list(t.index) == pool.ids
     status = ledger.methods.set_index("name")["status"].to_dict()
@@ -228,7 +228,8 @@ def cascade(pool, labels, tmp_path_factory):
     e_hull["pymatgen:Li10GeP2S12"] = 0.0   # first, but 50 sites > max_atoms
     e_hull["pymatgen:Li2O"] = 0.001        # second → the shortlist of one
     ledger = build_ledger(pool, methods=["pes", "htvs"], tables={"htvs": e_hull.rename("e_hull_ev_per_atom").to_frame()},
-                          params={"pes": {"top": 1, "max_atoms": 12, "step": 0.5}}, labels=labels, cache_dir=cache, progress=False)
+                          params={"pes": {"top": 1, "max_atoms": 12, "step": 0.5}}, labels=labels, cache_dir=cache, progress=False,
+                          consensus="equal")
     return ledger, cache
 
 

@@ -13,6 +13,8 @@ def register(subparsers) -> None:
                    help="only these methods (repeatable; default all registered: topology, cluster, pes, classify, bvse, htvs)")
     p.add_argument("--consensus-missing", choices=("neutral", "skip"), default="neutral",
                    help="a method without a score counts as percentile 0.5 (neutral, default) or is left out (skip)")
+    p.add_argument("--consensus", choices=("learned", "equal"), default="learned",
+                   help="learned: the shipped stacked weights (sicnb/ledger/learned_consensus, default); equal: mean percentile")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates for the enrichment intervals")
     p.add_argument("--pes-top", type=int, default=10,
                    help="PES cascade: scan the top N structures of the consensus of the whole-pool methods (default 10; 0: cached results only)")
@@ -39,7 +41,7 @@ def run(args) -> int:
     methods = args.method
     ledger = build_ledger(ds, methods=methods, params={"pes": pes} if methods is None or "pes" in methods else None,
                           cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler,
-                          consensus_missing=args.consensus_missing)
+                          consensus_missing=args.consensus_missing, consensus=args.consensus)
     out = Path(args.out)
     write_table(ledger.table, out)
     stem = out.with_suffix("")
@@ -53,6 +55,14 @@ def run(args) -> int:
         write_table(a.overlap, f"{stem}.overlap.csv")
         write_table(a.enrichment, f"{stem}.enrichment.csv")
         write_table(a.verdict_table(), f"{stem}.verdict.csv")
+        from sicnb.ledger.consensus import method_evidence
+
+        ev = method_evidence()
+        if len(ev):
+            write_table(ev.rename_axis("id"), f"{stem}.evidence.csv")
+            flat = [m for m in ledger.present if m in ev.index and bool(ev.loc[m, "no_better_than_chance"])]
+            if flat:
+                print(f"sicnb ledger: no better than chance on OBELiX train (repeated LOCO): {', '.join(flat)}", file=sys.stderr)
         print(f"sicnb ledger: {a.n_known} known conductors in a pool of {a.n_pool}", file=sys.stderr)
         if len(a.subset_enrichment):
             write_table(a.subset_enrichment, f"{stem}.subset_enrichment.csv")

@@ -207,7 +207,8 @@ class Ledger:
 
     def summary(self) -> pd.DataFrame:
         """The method table without the long provenance strings."""
-        cols = ["name", "title", "status", "coverage", "in_consensus", "n_scored", "n_errors", "n_pass", "score", "direction", "model", "reason"]
+        cols = ["name", "title", "status", "coverage", "in_consensus", "n_scored", "n_errors", "n_pass", "score", "direction",
+                "loco_auc_pr", "loco_auc_pr_ci", "loco_roc_auc", "loco_roc_auc_ci", "no_better_than_chance", "model", "reason"]
         return self.methods[[c for c in cols if c in self.methods]]
 
 
@@ -265,6 +266,8 @@ def build_ledger(
     progress: bool = True,
     consensus_missing: str = "neutral",
     consensus_min_methods: int = 1,
+    consensus: str = "learned",
+    consensus_weights: Any = None,
 ) -> Ledger:
     """Run (or read from cache) every method on ``dataset`` and join the results per structure.
 
@@ -278,7 +281,13 @@ def build_ledger(
         from the records, OBELiX (if available locally) and the known-conductor table.
     cache_dir, n_workers, scheduler, timeout, progress: passed to :func:`sicnb.parallel.pmap`.
     consensus_missing, consensus_min_methods: see :func:`sicnb.ledger.stats.consensus_scores`.
+    consensus: ``"learned"`` (default): ``consensus`` = P(σ > 1e-4 S/cm) of the stacked model shipped in
+        ``sicnb/ledger/learned_consensus`` (or ``consensus_weights``, a weights.json path), with the equal-weight mean
+        percentile kept as ``consensus_equal``; ``"equal"``: ``consensus`` = the equal-weight mean percentile
+        (:mod:`sicnb.ledger.consensus`). The PES cascade's shortlist always comes from the equal-weight consensus.
     """
+    if consensus not in ("learned", "equal"):
+        raise ParameterError(f"consensus={consensus!r}: use 'learned' (shipped stacked weights) or 'equal' (mean percentile)")
     from sicnb.ledger.labels import known_conductor_labels, obelix_reference
 
     if not isinstance(dataset, Dataset):
@@ -340,7 +349,9 @@ def build_ledger(
         status_rows.append(_status_row(adapter, "present", "" if score.notna().any() else "no structure could be scored", p,
                                        n_scored=int(score.notna().sum()), n_errors=int(err.ne("").sum()), n_pass=n_pass,
                                        function=func, seconds=time.perf_counter() - t0))
-    methods_df = pd.DataFrame(status_rows)
+    from sicnb.ledger.consensus import attach_evidence
+
+    methods_df = attach_evidence(pd.DataFrame(status_rows))
     if "consensus" in run and run["consensus"] is not None:
         table["cascade_consensus"] = run["consensus"]
         table["cascade_consensus_rank"] = run["consensus"].rank(method="min", ascending=False)
@@ -358,6 +369,10 @@ def build_ledger(
         cm = ledger.consensus_methods
         cons = (consensus_scores(scores[cm], missing=consensus_missing, min_methods=consensus_min_methods) if cm else
                 pd.DataFrame({"consensus": np.nan, "n_methods": 0, "consensus_rank": np.nan}, index=scores.index))
+        if consensus == "learned" and cm:
+            from sicnb.ledger.consensus import apply_learned_consensus
+
+            cons = apply_learned_consensus(ledger, scores[cm], cons, consensus_weights, consensus_min_methods)
         table["consensus"] = cons["consensus"]
         table["consensus_n_methods"] = cons["n_methods"]
         table["consensus_rank"] = cons["consensus_rank"]

@@ -60,6 +60,10 @@ class ReportCard:
     #: ``threshold_ev``, ``site_index``, ``site_MPE``, ``Xi``, ``source`` ("cache"/"computed"); None when absent
     level_map: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    #: what the consensus rank rests on: per method scored or not (and why), its contribution to the learned
+    #: log-odds, its repeated-LOCO AUC-PR/ROC-AUC on OBELiX train and whether that is no better than chance
+    #: (:func:`sicnb.ledger.consensus.rank_evidence`)
+    evidence: pd.DataFrame | None = None
 
 
 def _barcode(structure: Structure, radius_angstrom: float, mobile_ion: str) -> dict[str, Any]:
@@ -162,7 +166,15 @@ def report_card(ledger: Ledger, dataset: Dataset | None, structure_id: str, barc
             notes.append(note)
     elif level_map and structure is None:
         notes.append("level-map isosurface: no structure (dataset not given)")
+    from sicnb.ledger.consensus import rank_evidence
+
+    evidence = rank_evidence(ledger, structure_id)
+    rests = evidence[evidence["scored"] & evidence["no_better_than_chance"].eq(False)]["method"].tolist()
+    chance = evidence[evidence["scored"] & evidence["no_better_than_chance"].eq(True)]["method"].tolist()
+    notes.append(f"rank rests on {len(rests)} method(s) with LOCO evidence above chance ({', '.join(rests) or 'none'})"
+                 + (f"; scored also by method(s) no better than chance on OBELiX train: {', '.join(chance)}" if chance else ""))
     label = {k: row.get(k) for k in ("log10_sigma", "superionic", "label_source", "label_name", "label_ref", "label_split")}
     return ReportCard(id=structure_id, formula=str(row.get("formula", "")), structure=structure, label=label,
                       consensus=float(row.get("consensus", np.nan)), consensus_rank=float(row.get("consensus_rank", np.nan)),
-                      n_pool=len(t), methods=methods, headline=headline, barcode=bc, level_map=lm, notes=notes)
+                      n_pool=len(t), methods=methods, headline=headline, barcode=bc, level_map=lm, notes=notes,
+                      evidence=evidence)

@@ -15,7 +15,7 @@ import pandas as pd
 
 __all__ = [
     "agreement_heatmap", "topk_overlap_figure", "enrichment_figure", "consensus_difference_figure",
-    "method_coverage_figure", "report_card_figures", "report_card_html", "save_report_card",
+    "method_coverage_figure", "evidence_figure", "enrichment_curve_figure", "weights_figure", "report_card_figures", "report_card_html", "save_report_card",
 ]
 
 
@@ -125,6 +125,46 @@ def method_coverage_figure(methods: pd.DataFrame, n_pool: int, title: str | None
                            textposition="outside", hovertext=[(r or "scored") for r in methods["reason"]], hoverinfo="text+x"))
     fig.update_layout(title=title or f"Structures scored by each method (pool of {n_pool})", yaxis_title="structures scored",
                       yaxis_range=[0, n_pool * 1.15], height=380)
+    return fig
+
+
+def evidence_figure(evidence: pd.DataFrame, title: str | None = None):
+    """Repeated-LOCO pooled out-of-fold AUC-PR per method/consensus with 95 % intervals
+    (:func:`sicnb.ledger.consensus.method_evidence`); the dotted line is the prevalence (chance)."""
+    go = _go()
+    ev = evidence.sort_values("auc_pr")
+    colors = ["#d62728" if bool(c) else "#1f77b4" for c in ev["no_better_than_chance"]]
+    fig = go.Figure(go.Scatter(x=ev["auc_pr"], y=list(ev.index), mode="markers", marker={"size": 11, "color": colors},
+                               error_x={"type": "data", "symmetric": False, "array": ev["auc_pr_hi"] - ev["auc_pr"],
+                                        "arrayminus": ev["auc_pr"] - ev["auc_pr_lo"]},
+                               hovertemplate="%{y}: AUC-PR %{x:.3f}<extra></extra>"))
+    fig.add_vline(x=float(ev["prevalence"].iloc[0]), line_dash="dot", annotation_text="prevalence (chance)")
+    fig.update_layout(title=title or "LOCO evidence on OBELiX train (pooled out-of-fold AUC-PR, 95 % CI; red: no better than chance)",
+                      xaxis_title="AUC-PR", height=140 + 40 * len(ev))
+    return fig
+
+
+def enrichment_curve_figure(curves: pd.DataFrame, title: str | None = None):
+    """Recall of known conductors vs fraction of the ranked list screened (:func:`sicnb.ledger.consensus.enrichment_curves`)."""
+    go = _go()
+    fig = go.Figure()
+    for m, g in curves.groupby("model", sort=False):
+        fig.add_trace(go.Scatter(x=g["fraction_screened"], y=g["recall"], mode="lines", name=m,
+                                 line={"width": 3 if "consensus" in m else 1.5}))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="random", line={"dash": "dot", "color": "grey"}))
+    fig.update_layout(title=title or "Enrichment curves on OBELiX train (out-of-fold scores, mean over LOCO seeds)",
+                      xaxis_title="fraction of the list screened", yaxis_title="fraction of known conductors found", height=460)
+    return fig
+
+
+def weights_figure(weights: pd.DataFrame, title: str | None = None):
+    """Learned-consensus weights per method (:meth:`sicnb.ledger.consensus.LearnedConsensus.weights`), log-odds per unit."""
+    go = _go()
+    value = [c for c in weights.columns if c.endswith("_weight") and c != "missing_weight"][0]
+    fig = go.Figure([go.Bar(x=weights["method"], y=weights[value], name=value.replace("_", " ")),
+                     go.Bar(x=weights["method"], y=weights["missing_weight"], name="missing-score weight")])
+    fig.update_layout(barmode="group", title=title or "Learned consensus: logistic weights (the equal-weight consensus gives every percentile the same weight)",
+                      yaxis_title="log-odds per unit", height=380)
     return fig
 
 

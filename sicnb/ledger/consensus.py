@@ -1,0 +1,455 @@
+"""A learned consensus of the ledger's methods, and the evidence each method earns on labelled data (issue 22).
+
+The equal-weight consensus (:func:`sicnb.ledger.stats.consensus_scores`, a normalised Borda count) gives every
+method the same vote whether or not it finds conductors. :class:`LearnedConsensus` is a stacked model
+(Wolpert 1992): a logistic regression on each method's percentile rank in the pool (missing → 0.5) plus one
+missingness indicator per method (1 when the method could not score the structure), fitted on the OBELiX
+training split (σ > 1e-4 S/cm) with *out-of-fold* inputs for the supervised methods (:mod:`sicnb.ledger.oof`).
+Its coefficients are the weights; they ship in ``sicnb/ledger/learned_consensus/weights.json`` with a card
+(README.md there) and are what :func:`sicnb.ledger.build_ledger` uses by default (``consensus="learned"``).
+
+:func:`loco_evidence` evaluates, on the same repeated leave-one-cluster-out (LOCO) folds, every single method,
+the equal-weight consensus and the learned one. The learned consensus is evaluated *nested*: for each held-out
+cluster the stacker is fitted on the other clusters only, and its supervised inputs on those clusters are
+themselves out-of-fold within them (inner LOCO), so nothing it sees was fitted on the held-out labels.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from sicnb.errors import ParameterError
+from sicnb.ledger.stats import consensus_scores, percentile_ranks
+
+__all__ = [
+    "LEARNED_CONSENSUS_DIR", "LearnedConsensus", "stack_features", "load_learned_consensus", "learned_consensus_scores",
+    "roc_auc", "LocoEvidence", "loco_evidence", "evidence_table", "shipped_evidence", "shipped_oof_scores",
+    "apply_learned_consensus", "method_evidence", "rank_evidence", "attach_evidence", "enrichment_curves",
+]
+
+LEARNED_CONSENSUS_DIR = Path(__file__).with_name("learned_consensus")
+FORMAT = "sicnb-ledger-consensus/1"
+
+
+def zscore_features(scores: pd.DataFrame, methods: Sequence[str], center: Mapping[str, float],
+                    scale: Mapping[str, float]) -> pd.DataFrame:
+    """Stacker inputs on the methods' own scales: per method ``<m>.zscore`` = (oriented score − ``center``) / ``scale``
+    (training statistics; 0 where missing) and ``<m>.missing``. Unlike pool percentiles these keep a method's absolute
+    verdict (a whole cluster of high P_SI stays high) across pools."""
+    s = scores.reindex(columns=list(methods))
+    out = {}
+    for m in methods:
+        z = (pd.to_numeric(s[m], errors="coerce") - float(center.get(m, 0.0))) / float(scale.get(m, 1.0) or 1.0)
+        out[f"{m}.zscore"] = z.fillna(0.0)
+        out[f"{m}.missing"] = z.isna().astype(float)
+    return pd.DataFrame(out, index=scores.index)
+
+
+def stack_features(scores: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """Stacker inputs from oriented scores (higher = better, NaN = not scored): per method ``<m>.percentile``
+    (:func:`~sicnb.ledger.stats.percentile_ranks` among the structures it scored, 0.5 where missing) and
+    ``<m>.missing`` (1.0 where the method has no score). A method absent from ``scores`` is missing everywhere."""
+    s = scores.reindex(columns=list(methods))
+    pr = percentile_ranks(s) if len(s) else s
+    out = {}
+    for m in methods:
+        out[f"{m}.percentile"] = pr[m].fillna(0.5)
+        out[f"{m}.missing"] = pr[m].isna().astype(float)
+    return pd.DataFrame(out, index=scores.index)
+
+
+@dataclass
+class LearnedConsensus:
+    """Logistic regression on :func:`stack_features` (L2, ``C``); ``coef`` in feature order, ``card`` = provenance."""
+
+    methods: list[str]
+    C: float = 1.0
+    coef: list[float] = field(default_factory=list)
+    intercept: float = 0.0
+    card: dict[str, Any] = field(default_factory=dict)
+    #: ``"percentile"`` (pool percentile ranks) or ``"zscore"`` (oriented scores standardised with training statistics)
+    inputs: str = "percentile"
+    center: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def value_feature(self) -> str:
+        return "zscore" if self.inputs == "zscore" else "percentile"
+
+    @property
+    def features(self) -> list[str]:
+        return [f"{m}.{k}" for m in self.methods for k in (self.value_feature, "missing")]
+
+    def _features(self, scores: pd.DataFrame) -> pd.DataFrame:
+        if self.inputs == "zscore":
+            return zscore_features(scores, self.methods, self.center, self.scale)
+        return stack_features(scores, self.methods)
+
+    def fit(self, scores: pd.DataFrame, y: pd.Series) -> "LearnedConsensus":
+        """Fit on oriented scores (rows = labelled structures) and 0/1 labels ``y`` (same index)."""
+        from sklearn.linear_model import LogisticRegression
+
+        if self.inputs not in ("percentile", "zscore"):
+            raise ParameterError(f"inputs={self.inputs!r}: use 'percentile' or 'zscore'")
+        if self.inputs == "zscore":
+            s = scores.reindex(columns=self.methods).apply(pd.to_numeric, errors="coerce")
+            self.center = {m: float(s[m].mean()) if s[m].notna().any() else 0.0 for m in self.methods}
+            self.scale = {m: float(s[m].std()) if s[m].notna().sum() > 1 and s[m].std() > 0 else 1.0 for m in self.methods}
+        X = self._features(scores)
+        yy = y.reindex(X.index).astype(int).to_numpy()
+        if len(set(yy.tolist())) < 2:
+            raise ParameterError(f"the learned consensus needs both classes among its {len(yy)} training structures")
+        lr = LogisticRegression(C=self.C, max_iter=2000).fit(X[self.features].to_numpy(float), yy)
+        self.coef = [float(c) for c in lr.coef_[0]]
+        self.intercept = float(lr.intercept_[0])
+        return self
+
+    def decision(self, scores: pd.DataFrame) -> pd.DataFrame:
+        """Per structure: the contribution of every feature (coef × value), ``logit`` and ``consensus`` = P(σ > 1e-4 S/cm)."""
+        if not self.coef:
+            raise ParameterError("LearnedConsensus is not fitted; fit() it or load_learned_consensus()")
+        X = self._features(scores)[self.features]
+        contrib = X * np.asarray(self.coef)
+        logit = contrib.sum(axis=1) + self.intercept
+        out = contrib.add_suffix(".contribution")
+        out["logit"] = logit
+        out["consensus"] = 1.0 / (1.0 + np.exp(-logit))
+        return out
+
+    def predict(self, scores: pd.DataFrame) -> pd.Series:
+        return self.decision(scores)["consensus"]
+
+    def weights(self) -> pd.DataFrame:
+        """One row per method: percentile weight, missingness weight (log-odds per unit)."""
+        c = dict(zip(self.features, self.coef))
+        v = self.value_feature
+        return pd.DataFrame({"method": self.methods, f"{v}_weight": [c[f"{m}.{v}"] for m in self.methods],
+                             "missing_weight": [c[f"{m}.missing"] for m in self.methods]})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "model": "logistic regression on percentile + missingness indicator per method",
+                "methods": list(self.methods), "features": self.features, "C": self.C, "coef": self.coef,
+                "intercept": self.intercept, "missing_percentile": 0.5, "inputs": self.inputs, "center": self.center,
+                "scale": self.scale, "card": self.card}
+
+    def save(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(self.to_dict(), indent=1, default=float))
+        return p
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "LearnedConsensus":
+        if d.get("format") != FORMAT:
+            raise ParameterError(f"not a learned-consensus file (format {d.get('format')!r}, expected {FORMAT!r})")
+        obj = cls(methods=list(d["methods"]), C=float(d["C"]), coef=[float(c) for c in d["coef"]],
+                  intercept=float(d["intercept"]), card=dict(d.get("card", {})), inputs=str(d.get("inputs", "percentile")),
+                  center={k: float(v) for k, v in d.get("center", {}).items()}, scale={k: float(v) for k, v in d.get("scale", {}).items()})
+        if obj.features != list(d["features"]) or len(obj.coef) != len(obj.features):
+            raise ParameterError("learned-consensus file: features and coefficients do not match its methods")
+        return obj
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LearnedConsensus":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def load_learned_consensus(path: str | Path | None = None) -> LearnedConsensus:
+    """The shipped weights (``sicnb/ledger/learned_consensus/weights.json``) or those at ``path``."""
+    p = Path(path) if path is not None else LEARNED_CONSENSUS_DIR / "weights.json"
+    if not p.exists():
+        from sicnb.errors import ModelUnavailableError
+
+        raise ModelUnavailableError(f"no learned-consensus weights at {p}; run `python bench/bench_ledger.py ship` or use consensus='equal'")
+    return LearnedConsensus.load(p)
+
+
+def learned_consensus_scores(scores: pd.DataFrame, model: LearnedConsensus, min_methods: int = 1) -> pd.DataFrame:
+    """Same columns as :func:`~sicnb.ledger.stats.consensus_scores` (``consensus``, ``n_methods``, ``consensus_rank``)
+    with ``consensus`` = the learned P(σ > 1e-4 S/cm), plus the per-feature contributions."""
+    dec = model.decision(scores)
+    n = scores.reindex(columns=model.methods).notna().sum(axis=1)
+    out = dec.copy()
+    out["consensus"] = dec["consensus"].where(n >= max(int(min_methods), 1))
+    out["n_methods"] = n.astype(int)
+    out["consensus_rank"] = out["consensus"].rank(method="min", ascending=False)
+    return out
+
+
+# --- evaluation ---------------------------------------------------------------------------------------
+
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC-AUC as the Mann–Whitney statistic (ties count 1/2); equals :func:`sklearn.metrics.roc_auc_score`."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y).astype(bool)
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    r = rankdata(np.asarray(p, float))
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sicnb.classify.selection import fast_metrics
+
+    return {"auc_pr": fast_metrics(y, p)["auc_pr"], "roc_auc": roc_auc(y, p)}
+
+
+@dataclass
+class LocoEvidence:
+    """Out-of-fold scores of every model on repeated LOCO folds and their pooled metrics.
+
+    ``oof``: columns seed, fold, id, y, model, score (higher = more promising; single methods: their percentile with
+    0.5 where missing). ``metrics``: one row per model (see :func:`evidence_table`). ``coverage``: per method and seed,
+    the number of structures scored and the reasons for the others. ``weights``: the learned consensus fitted in each
+    outer fold (seed, fold, feature, coef)."""
+
+    oof: pd.DataFrame
+    metrics: pd.DataFrame
+    coverage: pd.DataFrame
+    weights: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _supervised_columns(supervised: Mapping[str, Any], folds: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Oriented OOF score per supervised method on ``folds`` and their errors."""
+    from sicnb.ledger.oof import oof_scores
+
+    sc, er = {}, {}
+    for name, scorer in supervised.items():
+        t = oof_scores(scorer, folds)
+        sc[name] = pd.to_numeric(t["score"], errors="coerce").where(t["error"].eq("")) * int(scorer.direction)
+        er[name] = t["error"]
+    return pd.DataFrame(sc, index=folds.index), pd.DataFrame(er, index=folds.index)
+
+
+def _boot_interval(y: np.ndarray, p_by_seed: Sequence[np.ndarray], metric: str, n_boot: int, seed: int = 0,
+                   level: float = 0.95) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(int(n_boot)):
+        i = rng.integers(0, len(y), len(y))
+        if y[i].min() == y[i].max():
+            continue
+        vals.append(np.mean([_metrics(y[i], p[i])[metric] for p in p_by_seed]))
+    a = (1 - level) / 2
+    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
+
+
+def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None = None) -> pd.DataFrame:
+    """Pooled out-of-fold AUC-PR and ROC-AUC per model: mean over seeds of the metric on all held-out clusters
+    concatenated, the std over seeds, a 95 % bootstrap interval over structures (same resamples for every model), the
+    prevalence, and ``no_better_than_chance`` (AUC-PR interval reaches the prevalence or ROC-AUC interval reaches 0.5).
+    With ``reference``, also the paired difference model − reference in AUC-PR (mean over seeds) with its interval."""
+    from sicnb.classify.selection import paired_difference
+
+    rows = []
+    piv = {m: g.pivot(index="id", columns="seed", values="score").sort_index() for m, g in oof.groupby("model", sort=False)}
+    y = oof.drop_duplicates("id").set_index("id")["y"].sort_index().astype(int)
+    for m, P in piv.items():
+        yy = y.reindex(P.index).to_numpy()
+        per_seed = [_metrics(yy, P[s].to_numpy(float)) for s in P.columns]
+        row = {"model": m, "n": len(yy), "n_pos": int(yy.sum()), "prevalence": float(yy.mean()), "n_seeds": P.shape[1]}
+        for met in ("auc_pr", "roc_auc"):
+            v = np.array([d[met] for d in per_seed])
+            row[met], row[f"{met}_seed_std"] = float(v.mean()), float(v.std())
+            row[f"{met}_lo"], row[f"{met}_hi"] = _boot_interval(yy, [P[s].to_numpy(float) for s in P.columns], met, n_boot)
+        row["no_better_than_chance"] = bool(row["auc_pr_lo"] <= row["prevalence"] or row["roc_auc_lo"] <= 0.5)
+        if reference is not None and reference in piv and m != reference:
+            R = piv[reference].reindex(P.index)
+            d = [paired_difference(yy, P[s].to_numpy(float), R[s].to_numpy(float), n_boot=n_boot)["auc_pr"] for s in P.columns]
+            row[f"auc_pr_minus_{reference}"] = float(np.mean([x[0] for x in d]))
+            row[f"auc_pr_minus_{reference}_lo"] = float(np.mean([x[1] for x in d]))
+            row[f"auc_pr_minus_{reference}_hi"] = float(np.mean([x[2] for x in d]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: pd.Series, folds: Mapping[int, pd.Series],
+                  methods: Sequence[str] | None = None, C: float = 1.0, n_boot: int = 1000, inputs: str = "percentile",
+                  extra_learners: Mapping[str, Callable[[], Any]] | None = None,
+                  log: Callable[[str], None] | None = None) -> LocoEvidence:
+    """Repeated-LOCO evidence for every method, the equal-weight and the learned consensus.
+
+    ``unsupervised``: oriented scores (higher = better, NaN = not scored) of the label-free methods, one column each.
+    ``supervised``: name → :class:`~sicnb.ledger.oof.SupervisedScorer` (refitted per fold). ``y``: 0/1 labels.
+    ``folds``: seed → LOCO cluster per id. ``methods``: stacker inputs in order (default: all columns).
+    ``extra_learners``: name → factory of an sklearn classifier fitted on the same stacked features and folds
+    (e.g. monotone gradient boosting), reported beside the logistic stacker.
+    """
+    ids = list(y.index)
+    unsup = unsupervised.reindex(ids)
+    methods = list(methods) if methods is not None else [*unsup.columns, *supervised]
+    rows, cov, wrows = [], [], []
+    for seed, fold in folds.items():
+        fold = fold.reindex(ids)
+        if fold.isna().any():
+            raise ParameterError(f"LOCO folds of seed {seed} miss {int(fold.isna().sum())} labelled ids")
+        sup, sup_err = _supervised_columns(supervised, fold)
+        S = pd.concat([unsup, sup], axis=1)
+        for m in S.columns:
+            cov.append({"seed": seed, "method": m, "n_scored": int(S[m].notna().sum()), "n": len(S),
+                        "reasons": json.dumps(sup_err[m][sup_err[m].ne("")].value_counts().to_dict()) if m in sup_err else ""})
+        pct = percentile_ranks(S).fillna(0.5)
+        eq = consensus_scores(S[[m for m in methods if m in S]], missing="neutral")["consensus"]
+        preds = {f"single: {m}": pct[m] for m in S.columns}
+        preds["equal-weight consensus"] = eq
+        learned = pd.Series(np.nan, index=ids)
+        extra = {k: pd.Series(np.nan, index=ids) for k in (extra_learners or {})}
+        for k in sorted(pd.unique(fold)):
+            held = fold.index[fold.eq(k)]
+            train = fold.index[fold.ne(k)]
+            inner, _ = _supervised_columns(supervised, fold.loc[train])  # OOF within the training clusters only
+            S_k = pd.concat([unsup, pd.concat([inner, sup.loc[held]])], axis=1).reindex(ids)
+            yt = y.loc[train].astype(int)
+            if yt.nunique() < 2:
+                learned.loc[held] = float(yt.mean())
+                continue
+            model = LearnedConsensus(methods, C=C, inputs=inputs).fit(S_k.loc[train], yt)
+            # percentiles over the whole pool (label-free); predict the held-out cluster only
+            learned.loc[held] = model.predict(S_k).loc[held]
+            wrows += [{"seed": seed, "fold": int(k), "feature": f, "coef": c} for f, c in zip(model.features, model.coef)]
+            if extra_learners:
+                X = stack_features(S_k, methods)
+                for name, make in extra_learners.items():
+                    est = make().fit(X.loc[train].to_numpy(float), yt.to_numpy())
+                    extra[name].loc[held] = est.predict_proba(X.loc[held].to_numpy(float))[:, 1]
+        preds["learned consensus (logistic)"] = learned
+        for name, s in extra.items():
+            preds[f"learned consensus ({name})"] = s
+        for name, s in preds.items():
+            rows.append(pd.DataFrame({"seed": seed, "fold": fold.to_numpy(), "id": ids, "y": y.to_numpy().astype(int),
+                                      "model": name, "score": s.reindex(ids).to_numpy(float)}))
+        if log:
+            log(f"seed {seed}: {fold.nunique()} LOCO clusters done")
+    oof = pd.concat(rows, ignore_index=True)
+    metrics = evidence_table(oof, n_boot=n_boot)
+    return LocoEvidence(oof, metrics, pd.DataFrame(cov), pd.DataFrame(wrows),
+                        {"seeds": [int(s) for s in folds], "methods": methods, "C": C, "n_boot": n_boot, "inputs": inputs})
+
+
+# --- shipped evidence -------------------------------------------------------------------------------
+
+def shipped_evidence(path: str | Path | None = None) -> pd.DataFrame:
+    """The per-model LOCO evidence table shipped with the weights (``learned_consensus/evidence.csv``)."""
+    p = Path(path) if path is not None else LEARNED_CONSENSUS_DIR / "evidence.csv"
+    if not p.exists():
+        return pd.DataFrame()
+    return pd.read_csv(p)
+
+
+def shipped_oof_scores(path: str | Path | None = None) -> pd.DataFrame:
+    """The shipped out-of-fold scores (``learned_consensus/oof_scores.csv``: seed, id, y, one column per model)."""
+    p = Path(path) if path is not None else LEARNED_CONSENSUS_DIR / "oof_scores.csv"
+    if not p.exists():
+        return pd.DataFrame()
+    return pd.read_csv(p)
+
+
+# --- the ledger's use of the weights and evidence ---------------------------------------------------
+
+def apply_learned_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFrame, weights: Any = None,
+                            min_methods: int = 1) -> pd.DataFrame:
+    """Called by :func:`~sicnb.ledger.core.build_ledger`: the learned consensus of ``scores`` (oriented, consensus
+    methods), with the equal-weight one (``equal``) kept as ``consensus_equal``/``consensus_equal_rank`` and each method's
+    contribution to the log-odds as ``<m>.consensus_contribution``; records the weights in ``consensus_settings``."""
+    model = load_learned_consensus(weights)
+    if not any(m in scores.columns for m in model.methods):
+        ledger.consensus_settings["aggregation"] = (
+            f"equal-weight mean percentile: none of the learned consensus's methods ({', '.join(model.methods)}) is in this "
+            "ledger, so the learned weights cannot rank it")
+        return equal
+    lc = learned_consensus_scores(scores, model, min_methods=min_methods)
+    n = scores.notna().sum(axis=1)  # as the equal-weight consensus: methods of this ledger that scored the structure
+    lc["n_methods"] = n.astype(int)
+    lc["consensus"] = (1.0 / (1.0 + np.exp(-lc["logit"]))).where(n >= max(int(min_methods), 1))
+    lc["consensus_rank"] = lc["consensus"].rank(method="min", ascending=False)
+    t = ledger.table
+    t["consensus_equal"] = equal["consensus"]
+    t["consensus_equal_rank"] = equal["consensus_rank"]
+    t["consensus_logit"] = lc["logit"]
+    for m in model.methods:
+        t[f"{m}.consensus_contribution"] = lc[f"{m}.{model.value_feature}.contribution"] + lc[f"{m}.missing.contribution"]
+    ledger.consensus_settings.update({
+        "aggregation": "learned: logistic regression on method percentiles + missingness indicators (sicnb.ledger.consensus)",
+        "weights": model.weights().round(4).to_dict(orient="records"), "intercept": model.intercept,
+        "weights_source": str(weights) if weights is not None else "shipped (sicnb/ledger/learned_consensus/weights.json)",
+        "weights_methods_not_in_ledger": [m for m in model.methods if m not in scores.columns],
+        "trained_on": model.card.get("data", ""), "command": model.card.get("command", "")})
+    return lc
+
+
+def method_evidence(path: str | Path | None = None) -> pd.DataFrame:
+    """Per ledger method (index = method name, plus ``equal-weight consensus`` / ``learned consensus``): its shipped
+    repeated-LOCO pooled AUC-PR / ROC-AUC on the OBELiX training split with 95 % intervals, the prevalence, and
+    ``no_better_than_chance``. Empty when no evidence ships."""
+    ev = shipped_evidence(path)
+    if ev.empty:
+        return ev
+    ev = ev.copy()
+    ev["method"] = ev["model"].str.replace("single: ", "", regex=False).replace({"learned consensus (logistic)": "learned consensus"})
+    cols = ["method", "auc_pr", "auc_pr_lo", "auc_pr_hi", "roc_auc", "roc_auc_lo", "roc_auc_hi", "prevalence", "n", "no_better_than_chance"]
+    return ev[cols].set_index("method")
+
+
+def rank_evidence(ledger: Any, structure_id: str, path: str | Path | None = None) -> pd.DataFrame:
+    """What one candidate's consensus rank rests on: per method its score/percentile (or why it has none), its
+    contribution to the learned log-odds (when the ledger uses the learned consensus), its LOCO evidence and chance flag."""
+    t = ledger.table
+    row = t.loc[structure_id]
+    ev = method_evidence(path)
+    rows = []
+    for m in ledger.methods["name"]:
+        e = ev.loc[m] if m in ev.index else None
+        rows.append({"method": m, "scored": bool(pd.notna(row.get(f"{m}.score", np.nan))),
+                     "percentile": row.get(f"{m}.percentile", np.nan), "why_missing": row.get(f"{m}.error", ""),
+                     "contribution_logodds": row.get(f"{m}.consensus_contribution", np.nan),
+                     "loco_auc_pr": np.nan if e is None else e["auc_pr"],
+                     "loco_auc_pr_ci": "" if e is None else f"[{e['auc_pr_lo']:.2f}, {e['auc_pr_hi']:.2f}]",
+                     "loco_roc_auc": np.nan if e is None else e["roc_auc"],
+                     "no_better_than_chance": np.nan if e is None else bool(e["no_better_than_chance"])})
+    out = pd.DataFrame(rows)
+    out["evidence_weight"] = out["contribution_logodds"].abs() / out["contribution_logodds"].abs().sum() \
+        if out["contribution_logodds"].notna().any() else np.nan
+    return out
+
+
+def attach_evidence(methods: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
+    """Add each method's shipped LOCO evidence to the ledger's method table: ``loco_auc_pr`` (+ ``_ci`` text),
+    ``loco_roc_auc`` (+ ``_ci``), ``loco_prevalence`` and ``no_better_than_chance`` (NaN for methods without evidence)."""
+    ev = method_evidence(path)
+    out = methods.copy()
+    if ev.empty or "name" not in out:
+        return out
+    e = ev.reindex(out["name"])
+    out["loco_auc_pr"] = e["auc_pr"].to_numpy()
+    out["loco_auc_pr_ci"] = [f"[{a:.2f}, {b:.2f}]" if np.isfinite(a) else "" for a, b in zip(e["auc_pr_lo"], e["auc_pr_hi"])]
+    out["loco_roc_auc"] = e["roc_auc"].to_numpy()
+    out["loco_roc_auc_ci"] = [f"[{a:.2f}, {b:.2f}]" if np.isfinite(a) else "" for a, b in zip(e["roc_auc_lo"], e["roc_auc_hi"])]
+    out["loco_prevalence"] = e["prevalence"].to_numpy()
+    out["no_better_than_chance"] = e["no_better_than_chance"].to_numpy()
+    return out
+
+
+def enrichment_curves(oof_wide: pd.DataFrame, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """Recall of the positives against the fraction of the ranked list screened, per model, averaged over seeds
+    (``oof_wide``: :func:`shipped_oof_scores`, columns seed, id, y and one per model; ties broken by id).
+    Columns model, fraction_screened, recall, random (= fraction_screened)."""
+    models = list(models) if models is not None else [c for c in oof_wide.columns if c not in ("seed", "id", "y")]
+    rows = []
+    for m in models:
+        curves = []
+        for _, g in oof_wide.groupby("seed"):
+            g = g.sort_values([m, "id"], ascending=[False, True])
+            y = g["y"].to_numpy().astype(float)
+            curves.append(np.cumsum(y) / max(y.sum(), 1))
+        rec = np.mean(curves, axis=0)
+        frac = np.arange(1, len(rec) + 1) / len(rec)
+        rows.append(pd.DataFrame({"model": m, "fraction_screened": frac, "recall": rec, "random": frac}))
+    return pd.concat(rows, ignore_index=True)
