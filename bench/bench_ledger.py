@@ -123,8 +123,10 @@ def _evidence(args, ship: bool) -> int:
         model.card = {
             "data": f"OBELiX training split, {len(y)} labelled structures with a CIF containing Li (sicnb.classify.training_set); "
                     f"label y = sigma > 1e-4 S/cm; prevalence {y.mean():.3f}; the OBELiX test split is never used",
-            "inputs": "per method: percentile rank in the pool among the structures it scored (0.5 when missing) and a "
-                      "missingness indicator; classify and cluster inputs are out-of-fold (LOCO seed "
+            "inputs": ("per method: oriented score standardised with the training mean/std (0 when missing)"
+                       if args.inputs == "zscore" else
+                       "per method: percentile rank in the pool among the structures it scored (0.5 when missing)")
+                      + " and a missingness indicator; classify and cluster inputs are out-of-fold (LOCO seed "
                       f"{s0}: model fitted without the structure's cluster)",
             "folds": f"repeated leave-one-cluster-out, LOCO clusters of sicnb.classify.validation.loco_clusters (ElMD → UMAP "
                      f"random_state=seed → DBSCAN), seeds {list(folds)}, clusters per seed "
@@ -152,8 +154,8 @@ def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> No
     c = model.card
     lines = ["# Learned consensus of the candidate ledger (model card)", "",
              "Logistic regression (L2, C = %g) on each method's %s (missing: %s) and a missingness "
-             "indicator per method; `consensus` = P(σ > 1e-4 S/cm). Used by `build_ledger(..., consensus=\"learned\")` "
-             "(default); `consensus=\"equal\"` gives the equal-weight mean percentile (normalised Borda)." % (
+             "indicator per method; `consensus` = P(σ > 1e-4 S/cm). Used by `build_ledger(..., consensus=\"learned\")`; "
+             "the default, `consensus=\"equal\"`, is the equal-weight mean percentile (normalised Borda)." % (
                  model.C, "oriented score standardised with the training mean/std (`center`/`scale` in weights.json)"
                  if model.inputs == "zscore" else "percentile rank in the pool", "0" if model.inputs == "zscore" else "0.5"), "",
              f"- **Data**: {c['data']}", f"- **Inputs**: {c['inputs']}", f"- **Folds**: {c['folds']}",

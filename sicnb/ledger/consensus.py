@@ -6,7 +6,8 @@ method the same vote whether or not it finds conductors. :class:`LearnedConsensu
 missingness indicator per method (1 when the method could not score the structure), fitted on the OBELiX
 training split (σ > 1e-4 S/cm) with *out-of-fold* inputs for the supervised methods (:mod:`sicnb.ledger.oof`).
 Its coefficients are the weights; they ship in ``sicnb/ledger/learned_consensus/weights.json`` with a card
-(README.md there) and are what :func:`sicnb.ledger.build_ledger` uses by default (``consensus="learned"``).
+(README.md there) and are what :func:`sicnb.ledger.build_ledger` uses with ``consensus="learned"``. The default
+stays the equal-weight consensus: on the LOCO folds the learned one does not rank better (see the card).
 
 :func:`loco_evidence` evaluates, on the same repeated leave-one-cluster-out (LOCO) folds, every single method,
 the equal-weight consensus and the learned one. The learned consensus is evaluated *nested*: for each held-out
