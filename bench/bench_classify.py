@@ -275,12 +275,19 @@ def _ship(args) -> None:
            "classification": json.loads(scores.round(4).to_json(orient="records"))}
     res["calibration"] = _calibration_report(oof, name)
     reg, res["regression"] = _regression_report(make, X, y, sig, oof.folds, args.seeds)
-    if args.out:
-        oof.predictions.to_csv(args.out + ".classification.csv", index=False)
-        reg["loco"].to_csv(args.out + ".regression.csv", index=False)
-        with open(args.out, "w") as fh:
+    _write_validation(args.out, oof, reg, res, t)
+
+
+def _write_validation(out: str | None, oof, reg, res: dict, t0: float) -> None:
+    """Out-of-fold tables and the validation JSON of ``ship``/``full`` (when ``--out`` is given); wall time printed."""
+    import json
+
+    if out:
+        oof.predictions.to_csv(out + ".classification.csv", index=False)
+        reg["loco"].to_csv(out + ".regression.csv", index=False)
+        with open(out, "w") as fh:
             json.dump(res, fh, indent=1)
-    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s")
 
 
 def _calibration_report(oof, name: str) -> dict:
@@ -385,12 +392,7 @@ def _full(args) -> None:
            "classification": json.loads(scores.round(4).to_json(orient="records"))}
     res["calibration"] = _calibration_report(oof, winner)
     reg, res["regression"] = _regression_report(make, X, y, sig, oof.folds, args.seeds, label=f" ({winner}, RF head)")
-    if args.out:
-        oof.predictions.to_csv(args.out + ".classification.csv", index=False)
-        reg["loco"].to_csv(args.out + ".regression.csv", index=False)
-        with open(args.out, "w") as fh:
-            json.dump(res, fh, indent=1)
-    print(f"\nwall time {time.perf_counter() - t:.0f} s")
+    _write_validation(args.out, oof, reg, res, t)
 
 
 def _paired(args) -> None:

@@ -190,15 +190,9 @@ class PairPotential:
 
     def energies(self, structures: Iterable[Structure], batch_size: int = 16) -> np.ndarray:
         """Total energies (eV per cell); ``batch_size`` is accepted for the interface and unused."""
-        from pymatgen.io.ase import AseAtomsAdaptor
+        from sicnb.potentials import calculator_energies
 
-        calc = self.calculator()
-        out = []
-        for s in structures:
-            atoms = AseAtomsAdaptor.get_atoms(s)
-            atoms.calc = calc
-            out.append(float(atoms.get_potential_energy()))
-        return np.asarray(out, dtype=float)
+        return calculator_energies(self.calculator(), structures)
 
 
 #: a ``sitecustomize`` that makes kaleido's own browser lookup (choreographer's ``Chromium.find_browser``) find nothing

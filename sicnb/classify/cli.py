@@ -9,9 +9,6 @@ __all__ = ["register"]
 
 
 def _train_tabular(args) -> int:
-    from pathlib import Path
-
-    from sicnb import __version__
     from sicnb.classify.tabular import train_tabular
     from sicnb.cli import cache_arg
     from sicnb.data import load_many
@@ -21,28 +18,32 @@ def _train_tabular(args) -> int:
     model, card = train_tabular(ds, blocks=args.blocks, n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf,
                                random_state=args.seed, source="+".join(args.data), cache_dir=cache_arg(args),
                                n_workers=args.workers, classifier=args.classifier, regressor=args.regressor, C=args.C)
+    _save_with_card(args, model, card)
+    print(f"sicnb: saved {args.classifier}/{args.regressor} model ({'+'.join(args.blocks)}) on {card['n_train']} entries to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _save_with_card(args, model, card: dict) -> None:
+    """Complete the model card (command, sicnb version, ``--validation`` JSON) and save the model to ``--out``."""
+    from pathlib import Path
+
+    from sicnb import __version__
+
     card["command"] = _command()
     card["sicnb_version"] = __version__
     if args.validation:
         card["validation"] = json.loads(Path(args.validation).read_text())
     model.save(args.out, card=card)
-    print(f"sicnb: saved {args.classifier}/{args.regressor} model ({'+'.join(args.blocks)}) on {card['n_train']} entries to {args.out}", file=sys.stderr)
-    return 0
 
 
 def _train_full(args) -> int:
     from pathlib import Path
 
-    from sicnb import __version__
     from sicnb.classify.full import card_markdown, train_full
 
     model, card = train_full(args.data_dir, blocks=args.blocks, classifier=args.classifier, regressor=args.regressor,
                              n_estimators=args.trees, min_samples_leaf=args.min_samples_leaf, C=args.C, random_state=args.seed)
-    card["command"] = _command()
-    card["sicnb_version"] = __version__
-    if args.validation:
-        card["validation"] = json.loads(Path(args.validation).read_text())
-    model.save(args.out, card=card)
+    _save_with_card(args, model, card)
     (Path(args.out) / "README.md").write_text(card_markdown(card))
     print(f"sicnb: saved the full {args.classifier}/{args.regressor} composition model ({'+'.join(args.blocks)}) on "
           f"{card['n_train']} compositions to {args.out}", file=sys.stderr)

@@ -181,6 +181,18 @@ def _check_ordered(structures: Sequence[Structure]) -> None:
             )
 
 
+def calculator_energies(calc, structures: Sequence) -> np.ndarray:
+    """Total energies (eV per cell) of ``structures`` from one ASE calculator, one single point each."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    out = []
+    for s in structures:
+        atoms = AseAtomsAdaptor.get_atoms(s)
+        atoms.calc = calc
+        out.append(float(atoms.get_potential_energy()))
+    return np.asarray(out, dtype=float)
+
+
 @dataclass
 class Potential:
     """A loaded universal potential: batched energies and an ASE calculator, with provenance."""
@@ -213,15 +225,7 @@ class Potential:
             if isinstance(preds, dict):
                 preds = [preds]
             return np.array([float(p["e"]) * len(s) for p, s in zip(preds, structures)])
-        calc = self.calculator()
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        out = []
-        for s in structures:
-            atoms = AseAtomsAdaptor.get_atoms(s)
-            atoms.calc = calc
-            out.append(float(atoms.get_potential_energy()))
-        return np.array(out)
+        return calculator_energies(self.calculator(), structures)
 
     def calculator(self, **kwargs):
         """An ASE calculator (energy, forces, stress) for relaxation and MD."""
