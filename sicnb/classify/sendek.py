@@ -53,27 +53,32 @@ def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_ang
         raise StructureError(f"{structure.composition.reduced_formula}: no {mobile_ion} sites; Sendek features need the mobile ion")
     if not anion_idx:
         raise StructureError(f"{structure.composition.reduced_formula}: no anion sites (by oxidation state); Sendek features undefined")
-    neigh = dec.get_all_neighbors(search_angstrom)
+    # (neighbour index, distance) per site from pymatgen's array neighbour list: the same pairs and distances as
+    # get_all_neighbors, without building a PeriodicNeighbor object per pair (most of this function's cost)
+    centres, points, _, dists = dec.get_neighbor_list(search_angstrom)
+    neigh: list[list[tuple[int, float]]] = [[] for _ in range(len(dec))]
+    for c, j, d in zip(centres.tolist(), points.tolist(), dists.tolist()):
+        neigh[c].append((j, d))
     li_set, an_set = set(li_idx), set(anion_idx)
 
     def nearest(i, targets):
-        ds = [n.nn_distance for n in neigh[i] if n.index in targets]
+        ds = [d for j, d in neigh[i] if j in targets]
         return min(ds) if ds else search_angstrom
 
-    llb = np.mean([sum(1 for n in neigh[i] if n.index in li_set and n.nn_distance <= li_li_bond_angstrom) for i in li_idx])
+    llb = np.mean([sum(1 for j, d in neigh[i] if j in li_set and d <= li_li_bond_angstrom) for i in li_idx])
     lasd = np.mean([nearest(i, an_set) for i in li_idx])
     llsd = np.mean([nearest(i, li_set) for i in li_idx])
-    afc = np.mean([sum(1 for n in neigh[i] if n.index in an_set and n.nn_distance <= anion_anion_angstrom) for i in anion_idx])
+    afc = np.mean([sum(1 for j, d in neigh[i] if j in an_set and d <= anion_anion_angstrom) for i in anion_idx])
     ion = []
     for i in cation_idx:
-        cand = [n for n in neigh[i] if n.index in an_set]
+        cand = [(j, d) for j, d in neigh[i] if j in an_set]
         if not cand:
             continue
-        dmin = min(n.nn_distance for n in cand)
+        dmin = min(d for _, d in cand)
         xa = Element(getattr(_majority(dec[i]), "symbol", "X")).X
-        for n in cand:
-            if n.nn_distance <= 1.2 * dmin:
-                xb = Element(getattr(_majority(dec[n.index]), "symbol", "X")).X
+        for j, d in cand:
+            if d <= 1.2 * dmin:
+                xb = Element(getattr(_majority(dec[j]), "symbol", "X")).X
                 if not (math.isnan(xa) or math.isnan(xb)):
                     ion.append(1.0 - math.exp(-((xa - xb) ** 2) / 4.0))
     sbi = float(np.mean(ion)) if ion else float("nan")
