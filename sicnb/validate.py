@@ -34,6 +34,9 @@ Parameters
 :func:`check_element` and :func:`check_model_path` raise :class:`~sicnb.errors.ParameterError`
 (or :class:`~sicnb.errors.ModelUnavailableError`) with the parameter name, the value, the allowed
 range and a hint.
+
+Why one module of ~470 lines: it is 18 small checks that share the error table above; every entry point
+validates through them, so one file keeps the messages (input, problem, what to do) consistent.
 """
 from __future__ import annotations
 

@@ -10,6 +10,9 @@
   for several seeds; out-of-fold predictions kept, so pooled scores, per-cluster scores, bootstrap
   intervals and averages of models come from one run. Controls: a model trained on permuted training
   labels (``shuffled``) and the training prevalence (``mean``).
+
+Why one module of ~430 lines: the LOCO folds, the candidate models, the controls and the pooled/per-cluster
+scores share one out-of-fold table format; splitting them would spread that format over several files.
 """
 from __future__ import annotations
 

@@ -18,6 +18,9 @@ imputed with the training medians.
 
 Persistence is JSON only (trees as node arrays, linear models as coefficients; nothing unpickled);
 predictions equal scikit-learn's (tested).
+
+Why one module of ~420 lines: the model, its feature blocks, its card and its JSON persistence describe one
+shipped artefact; a model file written by one part must be read by the other, so they change together.
 """
 from __future__ import annotations
 

@@ -11,6 +11,9 @@
    conductivity :class:`~sicnb.htvs.conductivity.Scorer`
 8. validation (:func:`validate`): relaxation, recomputed E_f/E_hull (≤ 0 and ≤ 0.1 eV/atom), band gap
    (> 1 eV), window, and MD conductivity when ``sicnb.md`` exists → the Figure 5 table.
+
+Why one module of ~435 lines: the funnel is one table that each stage extends in order (stage k reads the
+columns of stage k-1); the stages' physics lives in stability/properties/conductivity, this is the plumbing.
 """
 from __future__ import annotations
 

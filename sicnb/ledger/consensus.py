@@ -13,6 +13,9 @@ stays the equal-weight consensus: on the LOCO folds the learned one does not ran
 the equal-weight consensus and the learned one. The learned consensus is evaluated *nested*: for each held-out
 cluster the stacker is fitted on the other clusters only, and its supervised inputs on those clusters are
 themselves out-of-fold within them (inner LOCO), so nothing it sees was fitted on the held-out labels.
+
+Why one module of ~460 lines: the stacker, its nested LOCO evaluation and the evidence tables must use the
+same stacking features; keeping them together keeps the evaluation honest to the model that ships.
 """
 from __future__ import annotations
 

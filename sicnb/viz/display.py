@@ -26,6 +26,9 @@ Display mode (``SICNB_DISPLAY`` = ``auto`` | ``live`` | ``static``, or :func:`se
 ``live`` emits the widget view plus the static fallback; ``static`` emits only what survives
 without a kernel (used under papermill, where widget state is not kept). ``auto`` (default) is
 ``live`` when a widget-capable frontend is connected (see :func:`sicnb.notebooks.live_frontend`).
+
+Why one module of ~440 lines: the mimebundle, the PNG render with its watchdog and the HTML fallback guard
+each other (a dead kaleido server must switch every later figure to HTML at once), so they share state here.
 """
 from __future__ import annotations
 
