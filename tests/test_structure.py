@@ -102,3 +102,33 @@ def test_composition_guess_gives_the_bond_valence_categories_on_real_structures(
     assert compared >= 30
     with pytest.raises(ParameterError, match="prefer"):
         assign_oxidation_states(rec.structure, prefer="magic")
+
+
+def test_site_charge_signs_from_the_composition_match_bond_valence_on_real_structures():
+    """The composition route of site_charge_signs (used by the Sendek features) must name the same anion sites as the
+    bond-valence route wherever it is taken, and leave ambiguous chemistries (hydrides, Zintl phases, two anion
+    formers) to the bond-valence analysis."""
+    from pymatgen.core import Composition
+
+    from sicnb.data import embedded
+    from sicnb.structure import site_charge_signs
+    from sicnb.structure.oxidation import unambiguous_anion
+
+    compared = 0
+    for rec in list(embedded().with_structures())[:80]:
+        signs, how = site_charge_signs(rec.structure)
+        assert len(signs) == len(rec.structure)
+        if how != "composition":
+            continue
+        bv, how_bv = assign_oxidation_states(rec.structure)
+        if how_bv != "bv":
+            continue
+        compared += 1
+        expected = [(q > 0) - (q < 0) for q in (max(s.species.items(), key=lambda kv: kv[1])[0].oxi_state for s in bv)]
+        assert signs == expected, rec.structure.composition.reduced_formula
+    assert compared >= 30
+    assert unambiguous_anion(Composition("Li3PS4")) == "S"
+    assert unambiguous_anion(Composition("Li7La3Zr2O12")) == "O"
+    for ambiguous in ("LiBH4", "Li5SbS", "LiClO4", "Li3OCl", "Li3N2H"):  # hydride, Zintl anion, Cl(+7), two anions
+        assert unambiguous_anion(Composition(ambiguous)) is None, ambiguous
+    assert unambiguous_anion(Composition("Li3N")) == "N"

@@ -11,7 +11,8 @@ Features (Sendek et al., Table 1), with the operational definitions used here:
 * ``LLSD`` – average over Li sites of the shortest Li–Li distance (Å).
 
 Disordered sites: a site counts as Li if it holds any Li, as an anion if its majority species has a
-negative oxidation state. Split Li positions can make LLSD short; this is a limitation of the
+negative charge (:func:`sicnb.structure.site_charge_signs`: from the composition when its anion is unambiguous,
+otherwise from bond-valence oxidation states; both give the same anion sites on all 247 OBELiX training structures). Split Li positions can make LLSD short; this is a limitation of the
 features on disordered data, not corrected here. Model: scikit-learn ``LogisticRegression``
 (defaults, regularisation strength ``C`` tuned by CV as in §2.3) on standardised features.
 """
@@ -36,16 +37,16 @@ def _majority(site):
 def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_angstrom: float = 3.0,
                     anion_anion_angstrom: float = 4.0, search_angstrom: float = 6.0) -> dict:
     """The five Sendek features of one structure (see module docstring); distances in Å."""
-    from sicnb.structure import assign_oxidation_states
+    from sicnb.structure import site_charge_signs
 
-    dec, _ = assign_oxidation_states(structure)
+    dec = structure
+    signs, _ = site_charge_signs(structure)
     li_idx, anion_idx, cation_idx = [], [], []
     for i, site in enumerate(dec):
         syms = {getattr(sp, "symbol", str(sp)) for sp in site.species}
-        maj = _majority(site)
         if mobile_ion in syms:
             li_idx.append(i)
-        elif (getattr(maj, "oxi_state", 0) or 0) < 0:
+        elif signs[i] < 0:
             anion_idx.append(i)
         else:
             cation_idx.append(i)
@@ -85,7 +86,7 @@ def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_ang
     return {"LLB": float(llb), "SBI": sbi, "AFC": float(afc), "LASD": float(lasd), "LLSD": float(llsd)}
 
 
-sendek_features.cache_version = 1  # type: ignore[attr-defined]
+sendek_features.cache_version = 2  # 2: charge signs from site_charge_signs  # type: ignore[attr-defined]
 
 
 def sendek_model(C: float = 1.0, random_state: int = 0):
