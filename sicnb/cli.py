@@ -246,7 +246,8 @@ def _cli_type(value):
 
 def add_method_commands(subparsers, existing: set[str] | None = None) -> list[str]:
     """``sicnb <name>`` for every registered method with ``cli=True`` and no command of that name yet: the input
-    options of every sicnb command plus one ``--<param>`` per parameter field (defaults from the dataclass)."""
+    options of every sicnb command plus one ``--<param>`` per parameter field (defaults from the dataclass), and
+    ``--labels CSV`` for a table method fitted on labels."""
     from sicnb.methods import registered
 
     added = []
@@ -265,6 +266,9 @@ def add_method_commands(subparsers, existing: set[str] | None = None) -> list[st
             else:
                 typ = _cli_type(default) or parse_value
                 p.add_argument(*opt, dest=f.name, type=typ, default=default, help=f"(default {default})")
+        if getattr(m, "labels", "none") != "none":  # a TableMethod fitted on labels
+            p.add_argument("--labels", default=None, required=m.labels == "required",
+                           help="CSV of labels per id (log10_sigma, y, ...) for the method's fit step")
         p.set_defaults(func=_run_method_command, method_name=m.name)
         added.append(m.name)
     return added
@@ -279,7 +283,12 @@ def _run_method_command(args) -> int:
     if "mobile_ion" in names:
         params["mobile_ion"] = args.mobile_ion
     ds = load_inputs(args).with_structures()
-    table = m.batch(ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler)
+    kw = {}
+    if getattr(args, "labels", None):
+        import pandas as pd
+
+        kw["labels"] = pd.read_csv(args.labels, dtype={"id": str}).set_index("id")
+    table = m.batch(ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler, **kw)
     write_table(table, args.out)
     n_ok = int(table["error"].fillna("").eq("").sum()) if "error" in table else len(table)
     print(f"sicnb {m.name}: {n_ok}/{len(table)} structures scored ({m.score}, {'higher' if m.direction > 0 else 'lower'} = better)",

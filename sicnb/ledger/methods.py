@@ -1,7 +1,7 @@
 """Built-in ledger adapters: thin wrappers over each method's public functions.
 
-Topology and BVSE are declared once as :class:`sicnb.methods.Method` (``sicnb/<pkg>/method.py``); their
-adapters are generated from the declaration. Each remaining ``_compute_*`` (table-level methods: a cascade,
+Topology and BVSE are declared once as :class:`sicnb.methods.Method` and the classifier as a
+:class:`sicnb.methods.TableMethod` (``sicnb/<pkg>/method.py``); their adapters are generated from the declaration. Each remaining ``_compute_*`` (table-level methods: a cascade,
 a clustering, a trained ensemble, a pool hull) runs the method's per-structure function through :func:`sicnb.parallel.pmap`
 with the same parameters as the method's own notebook/CLI default (so a warm cache is reused), then
 its table-level step. Scores, in the method's units, and which way is better:
@@ -57,9 +57,19 @@ def cached_rows(func, dataset: Dataset, params: Mapping[str, Any], cache_dir: An
 def _from_method(name: str) -> MethodAdapter:
     """The ledger adapter generated from the declaration of ``name`` (:class:`sicnb.methods.Method`), registered
     at this position of the built-in order."""
+    from sicnb.errors import ParameterError
     from sicnb.methods import get
 
-    return register_method(adapter_from_method(get(name)), replace=True)
+    try:
+        method = get(name)
+    except ParameterError as exc:  # its module did not import (an optional library is missing): listed as absent
+        return register_method(MethodAdapter(name=name, title=name, score="score", direction=+1, compute=_not_loaded,
+                                             unavailable=f"sicnb method {name!r} is not registered ({exc})"), replace=True)
+    return register_method(adapter_from_method(method), replace=True)
+
+
+def _not_loaded(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    raise RuntimeError("unreachable: an unavailable adapter is never computed")
 
 
 TOPOLOGY = _from_method("topology")
@@ -235,30 +245,9 @@ PES = register_method(MethodAdapter(
 ))
 
 
-# --- classifier P_SI (notebook 04) ------------------------------------------------------------------
+# --- classifier P_SI (notebook 04): declared in sicnb/classify/method.py (a TableMethod) ------------------
 
-def _classify_model(params: Mapping[str, Any]) -> str:
-    from sicnb.classify import DEFAULT_MODEL_DIR
-
-    return str(params.get("model") or f"shipped default ensemble ({DEFAULT_MODEL_DIR.name if hasattr(DEFAULT_MODEL_DIR, 'name') else DEFAULT_MODEL_DIR})")
-
-
-def _compute_classify(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.classify import predict
-
-    tab = predict(dataset.with_structures(), model=params.get("model"), n_workers=run.get("n_workers", 1),
-                  cache_dir=run.get("cache_dir"), progress=run.get("progress", True))
-    tab["method"] = "sicnb.classify.predict"
-    tab["params"] = str(dict(params))
-    return tab
-
-
-CLASSIFY = register_method(MethodAdapter(
-    name="classify", title="Classifier P_SI", score="p_si", direction=+1, compute=_compute_classify,
-    requires=("sicnb.classify:predict",), pass_flags=("superionic",), uncertainty="p_si_std", extra=("d_training",),
-    defaults={"model": None}, model=_classify_model,
-    description="P_SI, the ensemble-mean probability of σ ≥ 1e-4 S/cm (± ensemble std; d_training = distance to the training set)",
-))
+CLASSIFY = _from_method("classify")
 
 
 # --- BVSE (notebook 02, App. A.2): declared in sicnb/bvse/method.py ----------------------------------
