@@ -77,7 +77,8 @@ DEPRECATED_COLUMNS: dict[str, str] = {
 }
 
 #: modules that declare the built-in methods (imported on first use of the registry)
-BUILTIN_METHOD_MODULES = ("sicnb.topology.method", "sicnb.bvse.method", "sicnb.pes.method", "sicnb.classify.method")
+BUILTIN_METHOD_MODULES = ("sicnb.topology.method", "sicnb.bvse.method", "sicnb.pes.method", "sicnb.classify.method",
+                          "sicnb.cluster.method")
 
 
 def canonical_columns(table: pd.DataFrame, warn: bool = True) -> pd.DataFrame:
@@ -128,7 +129,7 @@ class _Declaration:
     #: settings of the generic tests (tests/test_methods.py): ``params`` (cheap), ``structures`` (pymatgen test
     #: structure names), ``atol`` (invariance tolerance in the features' units), ``nan_allowed`` (feature keys),
     #: ``slow`` (run the invariance suite only with the slow tests, e.g. when the method's own tests already do),
-    #: ``keys`` (keys of the per-structure function the suites compare; default the feature keys)
+    #: ``keys`` (keys of the per-structure function the suites compare; default the feature keys; None: all of them)
     testing: Mapping[str, Any] = field(default_factory=dict)
     #: columns this method adds to the vocabulary: {canonical column: meaning with unit}
     new_columns: Mapping[str, str] = field(default_factory=dict)
@@ -270,7 +271,7 @@ class TableMethod(_Declaration):
         out["method"] = f"{self.predict.__module__}.{self.predict.__qualname__}"
         out["params"] = json.dumps(dataclasses.asdict(p), sort_keys=True, default=str)
         out["sicnb_version"] = __version__
-        out.attrs = {**attrs, "method": out["method"].iloc[0] if len(out) else ""}
+        out.attrs = {"method": out["method"].iloc[0] if len(out) else "", **attrs}  # the feature function's id when pmap gave one
         return out
 
     def batch(self, items, params: Mapping[str, Any] | Any = None, labels: pd.DataFrame | None = None, **pmap_kw) -> pd.DataFrame:

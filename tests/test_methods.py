@@ -80,6 +80,12 @@ def _method(name: str) -> Method | TableMethod:
     return {TOY.name: TOY, TOY_TABLE.name: TOY_TABLE}.get(name) or M.get(name)
 
 
+def _suite_keys(m) -> list[str] | None:
+    """Keys of the per-structure function the suites compare (a table method's features come from its score step)."""
+    keys = m.testing.get("keys", list(m.features))
+    return None if keys is None else list(keys)
+
+
 def _params_for_suite():
     return [pytest.param(m.name, marks=[pytest.mark.slow] if (m.slow or m.testing.get("slow")) else []) for m in M.registered()] + [TOY.name, TOY_TABLE.name]
 
@@ -228,7 +234,7 @@ def test_invariance_suite_of_every_registered_method(name, descriptor_suite, req
         request.getfixturevalue("toy" if name == TOY.name else "toy_table")
     m = _method(name)
     s = pymatgen_structure(m.testing.get("structures", ("Li2O",))[0])
-    descriptor_suite(m.function, s, m.function_params(m.testing.get("params")), keys=list(m.testing.get("keys", m.features)),
+    descriptor_suite(m.function, s, m.function_params(m.testing.get("params")), keys=_suite_keys(m),
                      atol=m.testing.get("atol", 1e-6), rtol=0.0, nan_allowed=m.testing.get("nan_allowed", ()))
 
 
@@ -239,7 +245,7 @@ def test_workers_suite_of_every_registered_method(name, workers_suite, request):
         request.getfixturevalue("toy" if name == TOY.name else "toy_table")
     m = _method(name)
     structures = [pymatgen_structure(n) for n in m.testing.get("structures", ("Li2O",))]
-    workers_suite(m.function, structures, m.function_params(m.testing.get("params")), keys=list(m.testing.get("keys", m.features)),
+    workers_suite(m.function, structures, m.function_params(m.testing.get("params")), keys=_suite_keys(m),
                   nan_allowed=m.testing.get("nan_allowed", ()))
 
 

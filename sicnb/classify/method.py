@@ -13,6 +13,7 @@ once as a :class:`sicnb.methods.TableMethod`: its score is P_SI of a trained mod
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -32,10 +33,10 @@ TRAIN = "train"
 
 @dataclass(frozen=True)
 class ClassifyParams:
-    """``model``: a shipped model name (``None`` = ``"default"``, ``"atomsets"``, ``"full"``), a model folder, or
-    ``"train"`` (fit on the labels given); ``threshold_log10_s_cm``: the superionic label of ``"train"`` (log10 S/cm)."""
+    """``model``: a shipped model name (``None`` = ``"default"``, ``"atomsets"``, ``"full"``), a model folder, a fitted
+    model object (TabularModel / SuperionicEnsemble), or ``"train"`` (fit on the labels given); ``threshold_log10_s_cm``: the superionic label of ``"train"`` (log10 S/cm)."""
 
-    model: str | None = None
+    model: Any = None
     threshold_log10_s_cm: float = -4.0
 
 
@@ -43,6 +44,8 @@ def _configured(p: ClassifyParams):
     """The model named by ``p`` (for ``"train"``: the shipped default, whose configuration and blocks are refitted)."""
     from sicnb.classify.ensemble import load_model
 
+    if p.model is not None and not isinstance(p.model, (str, os.PathLike)):
+        return p.model  # already fitted
     return load_model(None if p.model == TRAIN else p.model)
 
 
@@ -55,7 +58,7 @@ def _fit(table: pd.DataFrame, labels: pd.DataFrame | None, p: ClassifyParams):
     """The named model; with ``model="train"`` a :class:`~sicnb.classify.tabular.TabularModel` of the default's
     configuration fitted on the rows with features and a label (``log10_sigma``, or 0/1 ``y``)."""
     model = _configured(p)
-    if p.model != TRAIN:
+    if not (isinstance(p.model, str) and p.model == TRAIN):
         return model
     from sicnb.classify.tabular import TabularModel
 

@@ -1,6 +1,6 @@
 """Built-in ledger adapters: thin wrappers over each method's public functions.
 
-Topology and BVSE are declared once as :class:`sicnb.methods.Method` and the classifier as a
+Topology and BVSE are declared once as :class:`sicnb.methods.Method`, the Ward clustering and the classifier as
 :class:`sicnb.methods.TableMethod` (``sicnb/<pkg>/method.py``); their adapters are generated from the declaration. Each remaining ``_compute_*`` (table-level methods: a cascade,
 a clustering, a trained ensemble, a pool hull) runs the method's per-structure function through :func:`sicnb.parallel.pmap`
 with the same parameters as the method's own notebook/CLI default (so a warm cache is reused), then
@@ -75,62 +75,16 @@ def _not_loaded(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, A
 TOPOLOGY = _from_method("topology")
 
 
-# --- semi-supervised Ward clustering (notebook 02) ---------------------------------------------------
+# --- semi-supervised Ward clustering (notebook 02): declared in sicnb/cluster/method.py (a TableMethod) --
 
 def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = -5.0) -> pd.DataFrame:
-    """Per structure, from the *other* labelled members of its cluster: mean log10 σ (S/cm), count, and
-    whether one of them is high-σ (> ``high_log10_sigma``). NaN mean when no other member is labelled."""
-    lab = pd.to_numeric(log10_sigma.reindex(clusters.index), errors="coerce")
-    df = pd.DataFrame({"c": clusters, "y": lab})
-    df["has"] = df["y"].notna()
-    df["hi"] = df["y"] > high_log10_sigma
-    g = df.groupby("c").agg(s=("y", "sum"), n=("has", "sum"), h=("hi", "sum"))
-    s = df["c"].map(g["s"]) - df["y"].fillna(0.0)
-    n = df["c"].map(g["n"]) - df["has"].astype(int)
-    h = df["c"].map(g["h"]) - df["hi"].astype(int)
-    out = pd.DataFrame({"loo_cluster_log10_sigma": (s / n.replace(0, np.nan)).astype(float), "loo_n_labelled": n.astype(int),
-                        "pass_cluster": h > 0, "cluster": clusters})
-    return out
+    """:func:`sicnb.cluster.labels.leave_one_out_cluster_scores` (re-exported here, where the ledger's users found it)."""
+    from sicnb.cluster.labels import leave_one_out_cluster_scores as loo
+
+    return loo(clusters, log10_sigma, high_log10_sigma)
 
 
-def _compute_cluster(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.cluster import cluster_assignments, descriptor_table, ward_tree
-    from sicnb.ledger.labels import known_conductor_labels, obelix_reference
-
-    kw = _pmap_kw(run, "cluster descriptors")
-    kw.pop("desc"), kw.pop("timeout")
-    feats = descriptor_table(dataset.with_structures(), descriptor=params["descriptor"], simplification=params["simplification"],
-                             options=dict(params.get("options") or {}), mobile_ion=params["mobile_ion"], **kw)
-    tree = ward_tree(feats)
-    depth = min(int(params["depth"]), max(2, len(tree.ids) // 3))
-    clusters = cluster_assignments(tree, [depth])[depth]
-    labels = run.get("labels")
-    if labels is None:
-        labels = known_conductor_labels(dataset, reference=obelix_reference())
-    out = leave_one_out_cluster_scores(clusters, labels["log10_sigma"], params["high_log10_sigma"])
-    out["depth"] = depth
-    out["error"] = ""
-    table = feats[["error"]].join(out.drop(columns="error"), how="left")
-    table.loc[table["error"].eq("") & table["cluster"].isna(), "error"] = "dropped before clustering (non-finite descriptor)"
-    table.loc[table["error"].eq("") & table["loo_cluster_log10_sigma"].isna(), "error"] = "no other labelled structure in its cluster"
-    for col in ("method", "params", "sicnb_version"):
-        if col in feats.attrs:
-            table[col] = feats.attrs[col] if col != "params" else str(feats.attrs[col])
-    table["method"] = "sicnb.cluster.ward_tree+leave_one_out_cluster_scores"
-    table.attrs.update(feats.attrs)
-    return table
-
-
-CLUSTER = register_method(MethodAdapter(
-    name="cluster", title="Ward clustering (W_σ)", score="loo_cluster_log10_sigma", direction=+1, compute=_compute_cluster,
-    requires=("sicnb.cluster:descriptor_table", "sicnb.cluster:ward_tree", "sicnb.cluster:cluster_assignments"),
-    pass_flags=("pass_cluster",), extra=("cluster", "loo_n_labelled", "depth"),
-    defaults={"descriptor": "soap", "simplification": "CAN", "mobile_ion": "Li", "depth": 241,
-              "options": {"r_cut": 4.0, "n_max": 4, "l_max": 3, "average": "outer"},  # notebook 02's SOAP default
-              "high_log10_sigma": -5.0},
-    model="Ward linkage on the descriptors as computed, unscaled as the authors' code (no trained model); labels: record / OBELiX / known-conductor table",
-    description="mean log10 σ (S/cm) of the other labelled structures in the same Ward cluster (leave-one-out)",
-))
+CLUSTER = _from_method("cluster")
 
 
 # --- PES descriptors (notebook 03): a cascade on a shortlist ----------------------------------------
