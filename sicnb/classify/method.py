@@ -51,7 +51,9 @@ def _configured(p: ClassifyParams):
 
 def _featurize(items, p: ClassifyParams, n_workers: int = 1, cache_dir: Any = None, progress: bool = True,
                scheduler: Any = None, **_ignored) -> pd.DataFrame:
-    return model_features(items, _configured(p), n_workers=n_workers, cache_dir=cache_dir, progress=progress, scheduler=scheduler)
+    table = model_features(items, _configured(p), n_workers=n_workers, cache_dir=cache_dir, progress=progress, scheduler=scheduler)
+    table.attrs.pop("method", None)  # one of several feature functions: the provenance names the score step instead
+    return table
 
 
 def _fit(table: pd.DataFrame, labels: pd.DataFrame | None, p: ClassifyParams):
