@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 from sicnb import __version__
+from sicnb.cli_common import (  # noqa: F401 - re-exported: the helpers every command module uses
+    _LOAD_FAILURES, add_input_args, cache_arg, load_inputs, parse_value, write_table,
+)
 from sicnb.errors import OptionalDependencyError, SicnbError
 
 #: modules providing ``register(subparsers)`` → the subcommands each one registers
@@ -35,91 +38,6 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
 
 #: command modules whose import failed in this process → "ErrorClass: message"
 UNAVAILABLE_COMMANDS: dict[str, str] = {}
-
-
-def add_input_args(parser: argparse.ArgumentParser, out_default: str | None = None) -> None:
-    """The shared ``--input/--out/--workers/--cache-dir/--mobile-ion`` options of per-structure subcommands."""
-    parser.add_argument("--input", "-i", action="append", required=True, help="file, directory or dataset name (embedded, obelix, obelix:train); repeatable")
-    parser.add_argument("--out", "-o", required=out_default is None, default=out_default, help="output CSV (or .parquet)")
-    parser.add_argument("--mobile-ion", default="Li", help="mobile species (default Li)")
-    parser.add_argument("--workers", type=int, default=1, help="local Dask workers (1 = in-process)")
-    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler (tcp://host:8786)")
-    parser.add_argument("--cache-dir", default=None, help="result cache (default $SICNB_CACHE_DIR/results); 'none' disables")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N records (quick looks)")
-    parser.add_argument("--data-dir", default=None, help="local data directory (default $SICNB_DATA_DIR)")
-
-
-#: files ``--input`` could not read in this command (filled by load_inputs; write_table adds them as error rows)
-_LOAD_FAILURES: list[dict] = []
-
-
-def load_inputs(args):
-    """Load and combine ``--input`` sources; print a one-line summary to stderr."""
-    from sicnb.data import load_many
-
-    ds = load_many(args.input, mobile_ion=getattr(args, "mobile_ion", "Li"), data_dir=getattr(args, "data_dir", None))
-    _LOAD_FAILURES[:] = ds.failures.to_dict("records") if len(ds.failures) else []
-    if getattr(args, "limit", None):
-        ds = ds[: args.limit]
-    print(f"sicnb: {ds!r}", file=sys.stderr)
-    return ds
-
-
-def cache_arg(args):
-    c = getattr(args, "cache_dir", None)
-    return False if (c is not None and c.lower() == "none") else c
-
-
-def write_table(df, out: str | Path) -> Path:
-    """Write a result table (CSV or parquet by suffix) atomically, with ``id`` as a column."""
-    import os
-    import tempfile
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if df.index.name == "id":
-        df = df.reset_index()
-    df = _with_load_failures(df)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=out.suffix)
-    os.close(fd)
-    if out.suffix == ".parquet":
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    os.replace(tmp, out)
-    print(f"sicnb: wrote {len(df)} rows to {out}", file=sys.stderr)
-    return out
-
-
-def _failure_reason(failure: dict) -> str:
-    """``"<ErrorClass>: message"`` for a file that could not be loaded (re-diagnosed by sicnb.validate)."""
-    path = failure.get("path")
-    if path:
-        from sicnb.validate import check_structure_file
-
-        row = check_structure_file(path)
-        if row["error_class"]:
-            return f"{row['error_class']}: {row['error']}"
-    return f"InputError: {failure['error']}"
-
-
-def _with_load_failures(df):
-    """Every input file gets a row: files that could not be read become ``error`` rows (once)."""
-    if not _LOAD_FAILURES or "id" not in df.columns:
-        return df
-    import pandas as pd
-
-    reported = set(zip(df["id"].astype(str), df["error"].astype(str))) if "error" in df.columns else set()
-    ids, rows = set(df["id"].astype(str)), []
-    for f in _LOAD_FAILURES:
-        if (str(f["id"]), str(f["error"])) in reported:
-            continue
-        rid, n = str(f["id"]), 2
-        while rid in ids:
-            rid, n = f"{f['id']}#{n}", n + 1
-        ids.add(rid)
-        rows.append({"id": rid, "error": _failure_reason(f), "source": "load-failure"})
-    return pd.concat([df, pd.DataFrame(rows)], ignore_index=True) if rows else df
 
 
 def _cmd_data(args) -> int:
@@ -173,16 +91,6 @@ def _cmd_demo(args) -> int:
     for r in bad:
         print(f"  {r.status.upper()}: {r.notebook}", file=sys.stderr)
     return 1 if bad else 0
-
-
-def parse_value(text: str):
-    """A command-line value: JSON when it parses (numbers, booleans, lists, null), else the text itself."""
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def build_parser(strict: bool = False) -> argparse.ArgumentParser:
@@ -246,7 +154,8 @@ def _cli_type(value):
 
 def add_method_commands(subparsers, existing: set[str] | None = None) -> list[str]:
     """``sicnb <name>`` for every registered method with ``cli=True`` and no command of that name yet: the input
-    options of every sicnb command plus one ``--<param>`` per parameter field (defaults from the dataclass)."""
+    options of every sicnb command plus one ``--<param>`` per parameter field (defaults from the dataclass), and
+    ``--labels CSV`` for a table method fitted on labels."""
     from sicnb.methods import registered
 
     added = []
@@ -265,6 +174,9 @@ def add_method_commands(subparsers, existing: set[str] | None = None) -> list[st
             else:
                 typ = _cli_type(default) or parse_value
                 p.add_argument(*opt, dest=f.name, type=typ, default=default, help=f"(default {default})")
+        if getattr(m, "labels", "none") != "none":  # a TableMethod fitted on labels
+            p.add_argument("--labels", default=None, required=m.labels == "required",
+                           help="CSV of labels per id (log10_sigma, y, ...) for the method's fit step")
         p.set_defaults(func=_run_method_command, method_name=m.name)
         added.append(m.name)
     return added
@@ -279,7 +191,12 @@ def _run_method_command(args) -> int:
     if "mobile_ion" in names:
         params["mobile_ion"] = args.mobile_ion
     ds = load_inputs(args).with_structures()
-    table = m.batch(ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler)
+    kw = {}
+    if getattr(args, "labels", None):
+        import pandas as pd
+
+        kw["labels"] = pd.read_csv(args.labels, dtype={"id": str}).set_index("id")
+    table = m.batch(ds, params, cache_dir=cache_arg(args), n_workers=args.workers, scheduler=args.scheduler, **kw)
     write_table(table, args.out)
     n_ok = int(table["error"].fillna("").eq("").sum()) if "error" in table else len(table)
     print(f"sicnb {m.name}: {n_ok}/{len(table)} structures scored ({m.score}, {'higher' if m.direction > 0 else 'lower'} = better)",

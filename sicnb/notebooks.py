@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from sicnb._frontend import live_frontend  # noqa: F401 - re-exported: sicnb.notebooks.live_frontend stays public
 from sicnb.errors import InputError, NotebookError, NotebookTimeoutError, OptionalDependencyError
 
 __all__ = [
@@ -32,33 +33,6 @@ __all__ = [
 SMOKE_PARAMETERS = {"smoke": True}
 #: wall-time limit of one notebook in ``sicnb demo`` (seconds): smoke runs take 1-4 minutes each
 DEFAULT_NOTEBOOK_TIMEOUT_S = {True: 900.0, False: 6 * 3600.0}
-
-
-def live_frontend() -> bool:
-    """True when this process is a Jupyter kernel with a widget-capable frontend attached.
-
-    JupyterLab/Notebook 7 open the ``jupyter.widget.control`` comm when they connect, and kernels
-    started by a Jupyter server get ``JPY_SESSION_NAME``; papermill/nbclient do neither, so there
-    widget views would be lost and static output is used. ``SICNB_HEADLESS=1`` forces False.
-    """
-    if os.environ.get("SICNB_HEADLESS", "").strip().lower() in ("1", "true", "yes"):
-        return False
-    import sys
-
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-
-        ip = get_ipython()
-    except ImportError:  # pragma: no cover
-        return False
-    if ip is None or not hasattr(ip, "kernel"):
-        return False
-    widget_mod = sys.modules.get("ipywidgets.widgets.widget")
-    if widget_mod is not None and getattr(widget_mod.Widget, "_control_comm", None) is not None:
-        return True
-    return bool(os.environ.get("JPY_SESSION_NAME"))
 
 
 def notebooks_dir() -> Path:

@@ -197,3 +197,30 @@ def test_loco_regression_never_trains_on_the_held_out_cluster_and_knn_regressor_
     assert knn.predict(np.array([[7]])) == pytest.approx(0.0)
     sc = score_regression(oof).set_index("model")
     assert sc.loc["memo", "pooled_mae"] == pytest.approx(3.0)  # predicts 0: exact on the six zeros, 6 off on the rest
+
+
+def test_one_bootstrap_interval_serves_selection_and_ledger_evidence():
+    """The ledger's evidence intervals and the selection intervals are one function (metrics as an argument);
+    both give exactly the intervals they gave as two copies (values recorded from the copies, same fixed input)."""
+    from sicnb.classify.selection import bootstrap_interval
+    from sicnb.ledger.consensus import _metrics
+
+    rng = np.random.default_rng(7)
+    y = (rng.random(40) < 0.3).astype(int)
+    P = [rng.random(40), rng.random(40)]
+    assert bootstrap_interval(y, P, "auc_pr", 50) == (0.3637751932621069, 0.6972714101040757)
+    assert bootstrap_interval(y, P, "mcc", 50) == (-0.05949715876688315, 0.407807353814378)
+    assert bootstrap_interval(y, P, "auc_pr", 50, metrics=_metrics) == (0.3637751932621069, 0.6972714101040757)
+    assert bootstrap_interval(y, P, "roc_auc", 50, metrics=_metrics) == (0.47671545206711446, 0.724257662835249)
+
+
+def test_elmd_knn_classifier_and_regressor_share_the_neighbour_average():
+    D = np.abs(np.subtract.outer(np.arange(6.0), np.arange(6.0)))
+    X, y = np.array([[0], [1], [4]]), np.array([1.0, 0.0, 1.0])
+    p = ElmdKNN(D, k=2).fit(X, y).predict_proba(np.array([[2], [5]]))[:, 1]
+    from sicnb.classify.selection import ElmdKNNRegressor
+
+    r = ElmdKNNRegressor(D, k=2).fit(X, y).predict(np.array([[2], [5]]))
+    assert np.array_equal(p, r)
+    w = 1 / (np.array([1.0, 2.0]) + 1e-3)  # row 2: neighbours 1 (d=1, y=0) and 0 or 4 (d=2, y=1)
+    assert p[0] == pytest.approx(w[1] / w.sum())

@@ -16,7 +16,7 @@ from conftest import pymatgen_structure
 from sicnb import methods as M
 from sicnb.data import Dataset, Record
 from sicnb.errors import ParameterError
-from sicnb.methods import Method
+from sicnb.methods import Method, TableMethod
 
 
 def li_fraction(structure, weight: float = 1.0) -> dict:
@@ -35,6 +35,40 @@ TOY = Method(name="toy_li_fraction", title="toy Li fraction", function=li_fracti
              citations=("a test method",), testing={"params": {"weight": 2.0}, "structures": ("Li2O", "LiFePO4")})
 
 
+@dataclasses.dataclass(frozen=True)
+class ToyTableParams:
+    weight: float = 1.0  #: of the per-structure function
+    scale: float = 1.0  #: of the score step
+
+
+def _toy_fit(table, labels, p):
+    """Fit step: the mean Li fraction of the labelled positives (y = 1), or of the whole pool without labels."""
+    f = table["li_fraction"]
+    if labels is not None and "y" in labels:
+        f = f[labels["y"].reindex(f.index).eq(1)]
+    return float(f.mean())
+
+
+def _toy_predict(centre, table, p):
+    out = table[["error"]].copy()
+    out["distance"] = (table["li_fraction"] - centre).abs() * p.scale
+    return out
+
+
+TOY_TABLE = TableMethod(name="toy_li_distance", title="toy distance to the positives' Li fraction", function=li_fraction,
+                        params=ToyTableParams, fit=_toy_fit, predict=_toy_predict,
+                        features={"distance": "li_fraction_distance_dimensionless"}, score="li_fraction_distance_dimensionless",
+                        direction=-1, new_columns={"li_fraction_distance_dimensionless": "|Li fraction − fitted centre| (dimensionless)"},
+                        citations=("a test table method",), testing={"keys": ("li_fraction",), "structures": ("Li2O", "LiFePO4")})
+
+
+@pytest.fixture
+def toy_table():
+    M.register(TOY_TABLE, replace=True)
+    yield TOY_TABLE
+    M.unregister(TOY_TABLE.name)
+
+
 @pytest.fixture
 def toy():
     M.register(TOY, replace=True)
@@ -42,12 +76,18 @@ def toy():
     M.unregister(TOY.name)
 
 
-def _method(name: str) -> Method:
-    return TOY if name == TOY.name else M.get(name)
+def _method(name: str) -> Method | TableMethod:
+    return {TOY.name: TOY, TOY_TABLE.name: TOY_TABLE}.get(name) or M.get(name)
+
+
+def _suite_keys(m) -> list[str] | None:
+    """Keys of the per-structure function the suites compare (a table method's features come from its score step)."""
+    keys = m.testing.get("keys", list(m.features))
+    return None if keys is None else list(keys)
 
 
 def _params_for_suite():
-    return [pytest.param(m.name, marks=[pytest.mark.slow] if (m.slow or m.testing.get("slow")) else []) for m in M.registered()] + [TOY.name]
+    return [pytest.param(m.name, marks=[pytest.mark.slow] if (m.slow or m.testing.get("slow")) else []) for m in M.registered()] + [TOY.name, TOY_TABLE.name]
 
 
 def test_toy_method_gets_batch_featurizer_cli_and_ledger_column(toy, tmp_path):
@@ -87,6 +127,75 @@ def test_toy_method_gets_batch_featurizer_cli_and_ledger_column(toy, tmp_path):
     assert ledger.table["topology.score"].notna().all()
 
 
+def test_toy_table_method_gets_batch_featurizer_cli_and_ledger_column(toy_table, tmp_path):
+    li2o, lfp, li3n = pymatgen_structure("Li2O"), pymatgen_structure("LiFePO4"), pymatgen_structure("Li2O2")
+    pool = {"a": li2o, "b": lfp, "c": li3n}
+    fa, fb, fc = 2 / 3, 4 / 28, 2 / 4
+    labels = pd.DataFrame({"y": [1, 0, 1]}, index=["a", "b", "c"])
+    # batch: feature step (pmap, parameters bound), fit on the labels, score with canonical columns and provenance
+    t = toy_table.batch(pool, {"scale": 2.0}, labels=labels, cache_dir=tmp_path / "c", progress=False)
+    centre = (fa + fc) / 2
+    assert t["li_fraction_distance_dimensionless"].to_dict() == pytest.approx({"a": 2 * abs(fa - centre), "b": 2 * abs(fb - centre),
+                                                                             "c": 2 * abs(fc - centre)})
+    assert t["method"].iloc[0].endswith("_toy_predict") and '"scale": 2.0' in t["params"].iloc[0]
+    unlabelled = toy_table.batch(pool, {}, cache_dir=tmp_path / "c", progress=False)  # fit on the pool: another centre
+    assert unlabelled.loc["b", "li_fraction_distance_dimensionless"] == pytest.approx(abs(fb - (fa + fb + fc) / 3))
+    assert toy_table.feature_table({"a": li2o}, {"weight": 1.0}, cache_dir=tmp_path / "c", progress=False).attrs["n_cached"] == 1
+    # scikit-learn featurizer: fit(X, y) runs the fit step, transform scores with what was fitted
+    from sklearn.base import clone
+
+    f = clone(M.MethodFeaturizer(TOY_TABLE.name, cache_dir=False))
+    X = f.fit([li2o, lfp, li3n], [1, 0, 1]).transform([lfp])
+    assert X.shape == (1, 1) and X[0, 0] == pytest.approx(abs(fb - centre))
+    assert list(f.get_feature_names_out()) == ["li_fraction_distance_dimensionless"]
+    # CLI: `sicnb toy_li_distance --labels CSV`, one option per parameter
+    from sicnb.cli import main
+
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    for name, s in (("Li2O", li2o), ("LiFePO4", lfp)):
+        s.to(filename=str(folder / f"{name}.cif"))
+    out = tmp_path / "toy.csv"
+    assert main(["toy_li_distance", "--input", str(folder), "--out", str(out), "--scale", "3", "--cache-dir", str(tmp_path / "c")]) == 0
+    got = pd.read_csv(out).set_index("id")["li_fraction_distance_dimensionless"]
+    assert sorted(got.round(9)) == pytest.approx(sorted([3 * abs(fa - (fa + fb) / 2)] * 2))
+    ids = list(got.index)
+    pd.DataFrame({"id": ids, "y": [1 if "Li2O" in i else 0 for i in ids]}).to_csv(tmp_path / "labels.csv", index=False)
+    assert main(["toy_li_distance", "--input", str(folder), "--out", str(out), "--labels", str(tmp_path / "labels.csv"),
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    assert sorted(pd.read_csv(out)["li_fraction_distance_dimensionless"]) == pytest.approx([0.0, fa - fb])
+    # ledger: a generated adapter, fitted with the ledger's labels
+    from sicnb.ledger import build_ledger, get_method, known_conductor_labels, method_names
+
+    assert TOY_TABLE.name in method_names() and get_method(TOY_TABLE.name).direction == -1
+    ds = Dataset([Record("pymatgen:Li2O", li2o), Record("pymatgen:LiFePO4", lfp)], name="toy pool")
+    ledger = build_ledger(ds, methods=[TOY_TABLE.name], labels=known_conductor_labels(ds, reference=None),
+                          cache_dir=tmp_path / "c", progress=False)
+    assert ledger.table[f"{TOY_TABLE.name}.score"].to_list() == pytest.approx([abs(fa - fb) / 2] * 2)
+    with pytest.raises(ParameterError, match="labels"):
+        dataclasses.replace(TOY_TABLE, labels="required").batch({"a": li2o}, cache_dir=False, progress=False)
+
+
+def test_classify_is_a_table_method_whose_batch_is_predict(tmp_path):
+    """The declared classifier gives predict()'s numbers; model='train' fits the default's configuration on labels."""
+    from sicnb.classify import predict
+    from sicnb.classify.method import CLASSIFY
+
+    pool = {n: pymatgen_structure(n) for n in ("Li2O", "LiFePO4", "Li3V2(PO4)3", "Li10GeP2S12")}
+    ref = predict(pool, cache_dir=tmp_path / "c", progress=False)
+    t = CLASSIFY.batch(pool, {}, cache_dir=tmp_path / "c", progress=False)
+    for a, b in (("p_si", "p_si"), ("p_si_std", "p_si_std"), ("d_training", "d_training"), ("log10_sigma_S_per_cm_pred", "log10_sigma_pred")):
+        np.testing.assert_array_equal(t[a].to_numpy(float), ref[b].to_numpy(float))  # bit-identical, NaN where a step failed
+    assert t["error"].to_list() == ref["error"].to_list() and t["p_si"].notna().sum() >= 3
+    assert M.get("classify") is CLASSIFY and "p_si" in M.VOCABULARY
+    labels = pd.DataFrame({"log10_sigma": [-9.0, -10.0, -3.0, -2.0]}, index=list(pool))
+    trained = CLASSIFY.batch(pool, {"model": "train"}, labels=labels, cache_dir=tmp_path / "c", progress=False)
+    ok = trained["error"].eq("")
+    assert trained.loc[ok, "p_si"].notna().all() and trained.loc["Li10GeP2S12", "p_si"] > trained.loc["LiFePO4", "p_si"]
+    with pytest.raises(ParameterError, match="labels"):
+        CLASSIFY.batch(pool, {"model": "train"}, cache_dir=tmp_path / "c", progress=False)
+
+
 def test_unregister_removes_the_ledger_entry(toy):
     from sicnb.ledger import method_names
 
@@ -121,22 +230,22 @@ def test_every_declared_feature_column_is_in_the_vocabulary():
 
 @pytest.mark.parametrize("name", _params_for_suite())
 def test_invariance_suite_of_every_registered_method(name, descriptor_suite, request):
-    if name == TOY.name:
-        request.getfixturevalue("toy")
+    if name in (TOY.name, TOY_TABLE.name):
+        request.getfixturevalue("toy" if name == TOY.name else "toy_table")
     m = _method(name)
     s = pymatgen_structure(m.testing.get("structures", ("Li2O",))[0])
-    descriptor_suite(m.function, s, m.function_params(m.testing.get("params")), keys=list(m.features),
+    descriptor_suite(m.function, s, m.function_params(m.testing.get("params")), keys=_suite_keys(m),
                      atol=m.testing.get("atol", 1e-6), rtol=0.0, nan_allowed=m.testing.get("nan_allowed", ()))
 
 
 @pytest.mark.slow  # one local Dask cluster per method (tens of seconds on a busy 2-core box)
-@pytest.mark.parametrize("name", [m.name for m in M.registered()] + [TOY.name])
+@pytest.mark.parametrize("name", [m.name for m in M.registered()] + [TOY.name, TOY_TABLE.name])
 def test_workers_suite_of_every_registered_method(name, workers_suite, request):
-    if name == TOY.name:
-        request.getfixturevalue("toy")
+    if name in (TOY.name, TOY_TABLE.name):
+        request.getfixturevalue("toy" if name == TOY.name else "toy_table")
     m = _method(name)
     structures = [pymatgen_structure(n) for n in m.testing.get("structures", ("Li2O",))]
-    workers_suite(m.function, structures, m.function_params(m.testing.get("params")), keys=list(m.features),
+    workers_suite(m.function, structures, m.function_params(m.testing.get("params")), keys=_suite_keys(m),
                   nan_allowed=m.testing.get("nan_allowed", ()))
 
 

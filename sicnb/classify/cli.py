@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 def _train_tabular(args) -> int:
     from sicnb.classify.tabular import train_tabular
-    from sicnb.cli import cache_arg
+    from sicnb.cli_common import cache_arg
     from sicnb.data import load_many
 
     ds = load_many(args.data, mobile_ion=args.mobile_ion, data_dir=args.data_dir)
@@ -67,7 +67,7 @@ def _train(args) -> int:
     from sicnb.classify.screening import train_ensemble
     from sicnb.classify.validation import cross_validate, kfold_splits, summarize_cv
     from sicnb.classify.atomsets import AtomSetsClassifier
-    from sicnb.cli import cache_arg
+    from sicnb.cli_common import cache_arg
     from sicnb.data import load_many
 
     ds = load_many(args.data, mobile_ion=args.mobile_ion, data_dir=args.data_dir)
@@ -96,7 +96,7 @@ def _train(args) -> int:
 
 def _predict(args) -> int:
     from sicnb.classify.screening import predict
-    from sicnb.cli import cache_arg, load_inputs, write_table
+    from sicnb.cli_common import cache_arg, load_inputs, write_table
 
     import warnings
 
@@ -114,7 +114,7 @@ def _predict(args) -> int:
 
 
 def register(subparsers) -> None:
-    from sicnb.cli import add_input_args
+    from sicnb.cli_common import add_input_args
 
     p = subparsers.add_parser("classify", help="superionic classifier + log10 sigma (McHaffie et al. 2025; LOCO-selected default): train / predict")
     sub = p.add_subparsers(dest="classify_command", metavar="ACTION")

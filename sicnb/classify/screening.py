@@ -21,7 +21,7 @@ from sicnb.classify.ensemble import FeatureSet, SuperionicEnsemble, featurize, l
 from sicnb.classify.features import megnet_node_features
 from sicnb.errors import InputError, ModelUnavailableError, require
 
-__all__ = ["training_set", "train_ensemble", "predict", "band_gap", "screen", "top_candidates", "BANDGAP_MODEL",
+__all__ = ["training_set", "train_ensemble", "predict", "model_features", "model_scores", "PREDICT_COLUMNS", "band_gap", "screen", "top_candidates", "BANDGAP_MODEL",
            "training_like"]
 
 from sicnb.potentials.bandgap import BANDGAP_MODEL  # noqa: E402  (one definition)
@@ -68,46 +68,78 @@ def train_ensemble(dataset, level: int = 0, representation: str = "CAMN", n_mode
     return ens, fs, labels
 
 
+PREDICT_COLUMNS = ["formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred", "log10_sigma_lo",
+                   "log10_sigma_hi", "is_disordered", "superionic", "n_atoms", "error"]
+
+
 def predict(items, model: SuperionicEnsemble | str | None = None, n_workers: int = 1, cache_dir: Any = None,
             progress: bool = True) -> pd.DataFrame:
     """P_SI for every structure: id, formula, p_si, p_si_std, d_training, is_disordered, superionic, error.
 
     ``model`` = a fitted ensemble, a model folder, or ``None`` for the shipped default (V0 features,
     needs no model files). A V1–V3 model without the MEGNet Eform model raises
-    :class:`ModelUnavailableError` with what to do.
+    :class:`ModelUnavailableError` with what to do. The two steps are :func:`model_features` and
+    :func:`model_scores` (the feature and score steps of the declared method, ``sicnb/classify/method.py``).
     """
-    from sicnb.classify.tabular import TabularModel, tabular_features
+    from sicnb.classify.tabular import TabularModel
 
     ens = model if isinstance(model, (SuperionicEnsemble, TabularModel)) else load_model(model)
-    cols = ["formula", "p_si", "p_si_std", "d_training", "in_training", "log10_sigma_pred", "log10_sigma_lo",
-            "log10_sigma_hi", "is_disordered", "superionic", "n_atoms", "error"]
-    if isinstance(ens, TabularModel):
-        tab, X = tabular_features(items, ens.blocks, cache_dir=cache_dir, n_workers=n_workers, progress=progress)
-        ok = list(tab.index[tab["has_features"]])
-        pred = ens.predict_frame(X, ids=ok, formulas=tab.loc[ok, "formula"].tolist())
-        return tab.drop(columns=["has_features"]).join(pred, how="left")[cols]
-    if ens.level:
+    return model_scores(ens, model_features(items, ens, n_workers=n_workers, cache_dir=cache_dir, progress=progress))
+
+
+def model_features(items, model, n_workers: int = 1, cache_dir: Any = None, progress: bool = True, scheduler: Any = None) -> pd.DataFrame:
+    """The features ``model`` reads, per structure through :func:`sicnb.parallel.pmap` (cached): id → formula, n_atoms,
+    is_disordered, error and ``features`` (the model's input row or atom-feature matrix; None where a step failed).
+    ``scheduler`` is used by the atom-feature path only."""
+    from sicnb.classify.tabular import TabularModel, tabular_features
+
+    if isinstance(model, TabularModel):
+        tab, X = tabular_features(items, model.blocks, cache_dir=cache_dir, n_workers=n_workers, progress=progress)
+        has = tab.pop("has_features")
+        return tab.assign(features=_object_column(tab.index[has], list(X), tab.index))
+    if model.level:
         from sicnb.potentials import matgl_model_path
 
         from sicnb.classify.features import EFORM_MODEL
 
         if matgl_model_path(EFORM_MODEL) is None:
             raise ModelUnavailableError(
-                f"This classifier uses V{ens.level} features, which need the MEGNet model {EFORM_MODEL}; "
+                f"This classifier uses V{model.level} features, which need the MEGNet model {EFORM_MODEL}; "
                 "set SICNB_MATGL_MODELS to a folder containing it, or predict with the shipped default "
                 "(V0 features; no model files needed) by omitting the model."
             )
-    fs = featurize(items, level=ens.level, representation=ens.representation, mobile_ion=ens.mobile_ion,
-                   n_workers=n_workers, cache_dir=cache_dir, progress=progress)
+    fs = featurize(items, level=model.level, representation=model.representation, mobile_ion=model.mobile_ion,
+                   n_workers=n_workers, cache_dir=cache_dir, progress=progress, scheduler=scheduler)
     out = fs.table[["formula", "n_atoms", "is_disordered", "error"]].copy()
-    ids = fs.ids
-    pred = ens.predict_frame(fs.X(ids), ids=ids)
-    out = out.join(pred, how="left")
-    train = set(getattr(ens, "card_", {}).get("training_formulas", []))
+    return out.assign(features=_object_column(fs.ids, fs.X(), out.index))
+
+
+def _object_column(ids, values, index) -> pd.Series:
+    """A column of arrays (one per id in ``ids``; None elsewhere in ``index``)."""
+    col = pd.Series(None, index=index, dtype=object)
+    for i, v in zip(ids, values):
+        col.at[i] = v
+    return col
+
+
+def model_scores(model, table: pd.DataFrame) -> pd.DataFrame:
+    """P_SI (± ensemble std), d_training, superionic, log10 σ (S/cm) prediction and in_training of every row of
+    ``table`` (:func:`model_features`) that has features; the others keep their ``error``."""
+    from sicnb.classify.tabular import TabularModel
+
+    has = table["features"].notna()
+    ok = list(table.index[has])
+    base = table.drop(columns=["features"])
+    if isinstance(model, TabularModel):
+        X = np.vstack(table.loc[ok, "features"].tolist()) if ok else np.zeros((0, 0))
+        pred = model.predict_frame(X, ids=ok, formulas=table.loc[ok, "formula"].tolist())
+        return base.join(pred, how="left")[PREDICT_COLUMNS]
+    out = base.join(model.predict_frame(table.loc[ok, "features"].tolist(), ids=ok), how="left")
+    train = set(getattr(model, "card_", {}).get("training_formulas", []))
     out["in_training"] = [f in train for f in out["formula"].fillna("")] if train else np.nan
     for c in ("log10_sigma_pred", "log10_sigma_lo", "log10_sigma_hi"):
         out[c] = np.nan  # the AtomSets ensemble has no regression head
-    return out[cols]
+    return out[PREDICT_COLUMNS]
 
 
 def band_gap(structure: Structure, fidelity: "str | int" = 0, model: str = BANDGAP_MODEL) -> dict:

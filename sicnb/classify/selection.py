@@ -92,10 +92,10 @@ def magpie_features(compositions: Sequence[str | Composition]) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-class ElmdKNN:
-    """k-nearest-neighbour vote in Element Mover's Distance. ``X`` holds row indices (shape (n, 1)) into
-    the distance matrix ``D`` given at construction; P_SI = inverse-distance-weighted fraction of
-    superionic neighbours among the ``k`` nearest training compositions."""
+class _ElmdNeighbours:
+    """k nearest training compositions in Element Mover's Distance, inverse-distance weighted. ``X`` holds row
+    indices (shape (n, 1)) into the distance matrix ``D`` given at construction; ``fit`` stores the training rows
+    and their targets, :meth:`_neighbour_mean` averages the targets of the ``k`` nearest with weights 1/(d + eps)."""
 
     def __init__(self, D: np.ndarray, k: int = 5, eps: float = 1e-3):
         self.D, self.k, self.eps = D, k, eps
@@ -105,13 +105,20 @@ class ElmdKNN:
         self.y_ = np.asarray(y, float)
         return self
 
-    def predict_proba(self, X):
-        idx = np.asarray(X).ravel().astype(int)
-        d = self.D[np.ix_(idx, self.train_)]
-        k = min(self.k, d.shape[1])
-        nn = np.argsort(d, axis=1, kind="stable")[:, :k]
+    def _neighbour_mean(self, X) -> np.ndarray:
+        d = self.D[np.ix_(np.asarray(X).ravel().astype(int), self.train_)]
+        nn = np.argsort(d, axis=1, kind="stable")[:, :min(self.k, d.shape[1])]
         w = 1.0 / (np.take_along_axis(d, nn, axis=1) + self.eps)
-        p = (w * self.y_[nn]).sum(axis=1) / w.sum(axis=1)
+        return (w * self.y_[nn]).sum(axis=1) / w.sum(axis=1)
+
+
+class ElmdKNN(_ElmdNeighbours):
+    """k-nearest-neighbour vote in Element Mover's Distance. ``X`` holds row indices (shape (n, 1)) into
+    the distance matrix ``D`` given at construction; P_SI = inverse-distance-weighted fraction of
+    superionic neighbours among the ``k`` nearest training compositions."""
+
+    def predict_proba(self, X):
+        p = self._neighbour_mean(X)
         return np.stack([1 - p, p], axis=1)
 
 
@@ -238,16 +245,20 @@ def fast_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[s
 
 
 def bootstrap_interval(y, p_by_seed: Sequence[np.ndarray], metric: str = "auc_pr", n_boot: int = 1000,
-                       random_state: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of the seed-averaged pooled ``metric`` under resampling of the entries."""
+                       random_state: int = 0, level: float = 0.95,
+                       metrics: Callable[[np.ndarray, np.ndarray], Mapping[str, float]] | None = None) -> tuple[float, float]:
+    """Percentile interval of the seed-averaged pooled ``metric`` under resampling of the entries (resamples with a
+    single class are skipped). ``metrics(y, p) -> {name: value}`` computes ``metric`` (default :func:`fast_metrics`:
+    ``auc_pr``, ``mcc``; the ledger's evidence passes one with ``roc_auc``)."""
+    metrics = fast_metrics if metrics is None else metrics
     y = np.asarray(y).astype(int)
     rng = np.random.default_rng(random_state)
     vals = []
-    for _ in range(n_boot):
+    for _ in range(int(n_boot)):
         idx = rng.integers(0, len(y), len(y))
         if y[idx].min() == y[idx].max():
             continue
-        vals.append(np.mean([fast_metrics(y[idx], p[idx])[metric] for p in p_by_seed]))
+        vals.append(np.mean([metrics(y[idx], p[idx])[metric] for p in p_by_seed]))
     a = (1 - level) / 2
     return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
 
@@ -372,23 +383,12 @@ def paired_difference(y, p_a, p_b, n_boot: int = 2000, random_state: int = 0, le
     return {k: (full_a[k] - full_b[k], *map(float, np.quantile(v, q))) for k, v in diffs.items()}
 
 
-class ElmdKNNRegressor:
+class ElmdKNNRegressor(_ElmdNeighbours):
     """log10 σ as the inverse-distance-weighted mean of the ``k`` nearest training compositions in ElMD
-    (``X`` = row indices into ``D``, as :class:`ElmdKNN`)."""
-
-    def __init__(self, D: np.ndarray, k: int = 5, eps: float = 1e-3):
-        self.D, self.k, self.eps = D, k, eps
-
-    def fit(self, X, s):
-        self.train_ = np.asarray(X).ravel().astype(int)
-        self.s_ = np.asarray(s, float)
-        return self
+    (``X`` = row indices into ``D``, as :class:`ElmdKNN`; ``fit(X, log10_sigma)``)."""
 
     def predict(self, X):
-        d = self.D[np.ix_(np.asarray(X).ravel().astype(int), self.train_)]
-        nn = np.argsort(d, axis=1, kind="stable")[:, :min(self.k, d.shape[1])]
-        w = 1.0 / (np.take_along_axis(d, nn, axis=1) + self.eps)
-        return (w * self.s_[nn]).sum(axis=1) / w.sum(axis=1)
+        return self._neighbour_mean(X)
 
 
 def repeated_loco_regression(models: Mapping[str, tuple[Any, Callable[[int], Any]]], log10_sigma, folds: Mapping[int, np.ndarray],

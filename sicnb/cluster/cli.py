@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from sicnb.cli import parse_value
+from sicnb.cli_common import parse_value
 
 __all__ = ["register"]
 
@@ -42,7 +42,7 @@ def _labels(args, pool):
 
 
 def _tree(args, pool):
-    from sicnb.cli import cache_arg
+    from sicnb.cli_common import cache_arg
     from sicnb.cluster.transformers import descriptor_table
     from sicnb.cluster.ward import cluster_assignments, ward_tree
 
@@ -62,7 +62,7 @@ def _screen(args, pool, labels) -> int:
 
     import pandas as pd
 
-    from sicnb.cli import cache_arg, write_table
+    from sicnb.cli_common import cache_arg, write_table
     from sicnb.cluster.descriptors import PAPER_SIMPLIFICATIONS
     from sicnb.cluster.screening import labelled_subpool, paper_combinations, rank_combinations, soap_grid
     from sicnb.errors import ParameterError
@@ -112,7 +112,7 @@ def _screen(args, pool, labels) -> int:
 
 
 def _cmd_cluster(args) -> int:
-    from sicnb.cli import load_inputs, write_table
+    from sicnb.cli_common import load_inputs, write_table
 
     pool = load_inputs(args).with_structures()
     labels = _labels(args, pool)
@@ -131,7 +131,7 @@ def _cmd_cluster(args) -> int:
 
 
 def _candidates(args, pool, labels, tree, A) -> int:
-    from sicnb.cli import cache_arg, write_table
+    from sicnb.cli_common import cache_arg, write_table
     from sicnb.cluster.candidates import filter_candidates, megnet_band_gap, select_candidates
     from sicnb.parallel import pmap
 
@@ -153,7 +153,7 @@ def _candidates(args, pool, labels, tree, A) -> int:
 
 
 def register(subparsers) -> None:
-    from sicnb.cli import add_input_args
+    from sicnb.cli_common import add_input_args
 
     p = subparsers.add_parser("cluster", help="Ward clustering + frozen-state W_sigma per depth (Laskowski et al. 2023), or candidates")
     p.add_argument("action", nargs="?", choices=["wsigma", "candidates", "screen"], default="wsigma",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sicnb.data import Dataset
 
-__all__ = ["conductivity_labels", "HIGH_SIGMA_LOG10"]
+__all__ = ["conductivity_labels", "HIGH_SIGMA_LOG10", "leave_one_out_cluster_scores"]
 
 #: "high conductivity" label threshold of thesis §2.3: σ_25°C > 1e-5 S/cm
 HIGH_SIGMA_LOG10 = -5.0
@@ -62,3 +62,19 @@ def conductivity_labels(pool: Dataset, include_censored: bool = True, use_laskow
         table = pd.DataFrame(rows, columns=["id", "log10_sigma", "source", "censored", "formula", "icsd_id"]).set_index("id")
     table["high_sigma"] = table["log10_sigma"] > HIGH_SIGMA_LOG10
     return table
+
+
+def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = -5.0) -> pd.DataFrame:
+    """Per structure, from the *other* labelled members of its cluster: mean log10 σ (S/cm), count, and
+    whether one of them is high-σ (> ``high_log10_sigma``). NaN mean when no other member is labelled."""
+    lab = pd.to_numeric(log10_sigma.reindex(clusters.index), errors="coerce")
+    df = pd.DataFrame({"c": clusters, "y": lab})
+    df["has"] = df["y"].notna()
+    df["hi"] = df["y"] > high_log10_sigma
+    g = df.groupby("c").agg(s=("y", "sum"), n=("has", "sum"), h=("hi", "sum"))
+    s = df["c"].map(g["s"]) - df["y"].fillna(0.0)
+    n = df["c"].map(g["n"]) - df["has"].astype(int)
+    h = df["c"].map(g["h"]) - df["hi"].astype(int)
+    out = pd.DataFrame({"loo_cluster_log10_sigma": (s / n.replace(0, np.nan)).astype(float), "loo_n_labelled": n.astype(int),
+                        "pass_cluster": h > 0, "cluster": clusters})
+    return out

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from sicnb.cli import add_input_args, cache_arg, load_inputs, write_table
+from sicnb.cli_common import add_input_args, cache_arg, load_inputs, write_table
 from sicnb.errors import InputError, ParameterError
 
 

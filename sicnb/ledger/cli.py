@@ -5,7 +5,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from sicnb.cli import add_input_args
+    from sicnb.cli_common import add_input_args
 
     p = subparsers.add_parser("ledger", help="one candidate ledger across all methods (scores, flags, uncertainties, provenance, consensus)")
     add_input_args(p)
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from sicnb.cli import cache_arg, load_inputs, write_table
+    from sicnb.cli_common import cache_arg, load_inputs, write_table
     from sicnb.ledger import agreement, build_ledger
 
     ds = load_inputs(args)

@@ -233,25 +233,12 @@ def _supervised_columns(supervised: Mapping[str, Any], folds: pd.Series) -> tupl
     return pd.DataFrame(sc, index=folds.index), pd.DataFrame(er, index=folds.index)
 
 
-def _boot_interval(y: np.ndarray, p_by_seed: Sequence[np.ndarray], metric: str, n_boot: int, seed: int = 0,
-                   level: float = 0.95) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(int(n_boot)):
-        i = rng.integers(0, len(y), len(y))
-        if y[i].min() == y[i].max():
-            continue
-        vals.append(np.mean([_metrics(y[i], p[i])[metric] for p in p_by_seed]))
-    a = (1 - level) / 2
-    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
-
-
 def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None = None) -> pd.DataFrame:
     """Pooled out-of-fold AUC-PR and ROC-AUC per model: mean over seeds of the metric on all held-out clusters
     concatenated, the std over seeds, a 95 % bootstrap interval over structures (same resamples for every model), the
     prevalence, and ``no_better_than_chance`` (AUC-PR interval reaches the prevalence or ROC-AUC interval reaches 0.5).
     With ``reference``, also the paired difference model − reference in AUC-PR (mean over seeds) with its interval."""
-    from sicnb.classify.selection import paired_difference
+    from sicnb.classify.selection import bootstrap_interval, paired_difference
 
     rows = []
     piv = {m: g.pivot(index="id", columns="seed", values="score").sort_index() for m, g in oof.groupby("model", sort=False)}
@@ -263,7 +250,8 @@ def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None 
         for met in ("auc_pr", "roc_auc"):
             v = np.array([d[met] for d in per_seed])
             row[met], row[f"{met}_seed_std"] = float(v.mean()), float(v.std())
-            row[f"{met}_lo"], row[f"{met}_hi"] = _boot_interval(yy, [P[s].to_numpy(float) for s in P.columns], met, n_boot)
+            row[f"{met}_lo"], row[f"{met}_hi"] = bootstrap_interval(yy, [P[s].to_numpy(float) for s in P.columns], met, n_boot,
+                                                                     metrics=_metrics)
         row["no_better_than_chance"] = bool(row["auc_pr_lo"] <= row["prevalence"] or row["roc_auc_lo"] <= 0.5)
         if reference is not None and reference in piv and m != reference:
             R = piv[reference].reindex(P.index)

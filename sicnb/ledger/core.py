@@ -125,20 +125,31 @@ def _ensure_builtins() -> None:
 
 
 def adapter_from_method(method) -> MethodAdapter:
-    """The ledger's view of a declared method (:class:`sicnb.methods.Method`): computed by ``method.batch``
-    (pmap, canonical columns, the method's screen step), score/direction/pass flags/defaults from the declaration."""
+    """The ledger's view of a declared method (:class:`sicnb.methods.Method` or :class:`~sicnb.methods.TableMethod`):
+    computed by ``method.batch`` (pmap, canonical columns, the method's screen or fit + predict steps; a table method
+    is fitted with the ledger's known-conductor labels), score/direction/pass flags/defaults from the declaration."""
     import dataclasses
 
+    from sicnb.methods import TableMethod
+
+    table_method = isinstance(method, TableMethod)
+
     def compute(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-        return method.batch(dataset.with_structures(), params, cache_dir=run.get("cache_dir"), n_workers=run.get("n_workers", 1),
-                            scheduler=run.get("scheduler"), timeout=run.get("timeout"), progress=run.get("progress", True))
+        kw = {"cache_dir": run.get("cache_dir"), "n_workers": run.get("n_workers", 1), "scheduler": run.get("scheduler"),
+              "timeout": run.get("timeout"), "progress": run.get("progress", True)}
+        if table_method:
+            kw["labels"] = run.get("labels")
+        return method.batch(dataset.with_structures(), params, **kw)
 
     p0 = method.params()
+    uncertainty = method.uncertainty if table_method else None
+    extra = method.ledger_extra if table_method and method.ledger_extra is not None else \
+        tuple(c for c in method.features.values() if c not in (method.score, uncertainty))
+    func = method.predict if table_method else method.function
     return MethodAdapter(name=method.name, title=method.title, score=method.score, direction=method.direction, compute=compute,
-                         requires=method.requires or (f"{method.function.__module__}:{method.function.__name__}",),
-                         pass_flags=method.pass_flags, extra=tuple(c for c in method.features.values() if c != method.score),
-                         defaults={f.name: getattr(p0, f.name) for f in dataclasses.fields(p0)}, model=method.model,
-                         description=method.description)
+                         requires=method.requires or (f"{func.__module__}:{func.__name__}",), pass_flags=method.pass_flags,
+                         uncertainty=uncertainty, extra=extra, defaults={f.name: getattr(p0, f.name) for f in dataclasses.fields(p0)},
+                         model=method.model, description=method.description)
 
 
 def _declared() -> dict[str, MethodAdapter]:

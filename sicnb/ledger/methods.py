@@ -1,7 +1,7 @@
 """Built-in ledger adapters: thin wrappers over each method's public functions.
 
-Topology and BVSE are declared once as :class:`sicnb.methods.Method` (``sicnb/<pkg>/method.py``); their
-adapters are generated from the declaration. Each remaining ``_compute_*`` (table-level methods: a cascade,
+Topology and BVSE are declared once as :class:`sicnb.methods.Method`, the Ward clustering and the classifier as
+:class:`sicnb.methods.TableMethod` (``sicnb/<pkg>/method.py``); their adapters are generated from the declaration. Each remaining ``_compute_*`` (table-level methods: a cascade,
 a clustering, a trained ensemble, a pool hull) runs the method's per-structure function through :func:`sicnb.parallel.pmap`
 with the same parameters as the method's own notebook/CLI default (so a warm cache is reused), then
 its table-level step. Scores, in the method's units, and which way is better:
@@ -57,70 +57,34 @@ def cached_rows(func, dataset: Dataset, params: Mapping[str, Any], cache_dir: An
 def _from_method(name: str) -> MethodAdapter:
     """The ledger adapter generated from the declaration of ``name`` (:class:`sicnb.methods.Method`), registered
     at this position of the built-in order."""
+    from sicnb.errors import ParameterError
     from sicnb.methods import get
 
-    return register_method(adapter_from_method(get(name)), replace=True)
+    try:
+        method = get(name)
+    except ParameterError as exc:  # its module did not import (an optional library is missing): listed as absent
+        return register_method(MethodAdapter(name=name, title=name, score="score", direction=+1, compute=_not_loaded,
+                                             unavailable=f"sicnb method {name!r} is not registered ({exc})"), replace=True)
+    return register_method(adapter_from_method(method), replace=True)
+
+
+def _not_loaded(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
+    raise RuntimeError("unreachable: an unavailable adapter is never computed")
 
 
 TOPOLOGY = _from_method("topology")
 
 
-# --- semi-supervised Ward clustering (notebook 02) ---------------------------------------------------
+# --- semi-supervised Ward clustering (notebook 02): declared in sicnb/cluster/method.py (a TableMethod) --
 
 def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = -5.0) -> pd.DataFrame:
-    """Per structure, from the *other* labelled members of its cluster: mean log10 σ (S/cm), count, and
-    whether one of them is high-σ (> ``high_log10_sigma``). NaN mean when no other member is labelled."""
-    lab = pd.to_numeric(log10_sigma.reindex(clusters.index), errors="coerce")
-    df = pd.DataFrame({"c": clusters, "y": lab})
-    df["has"] = df["y"].notna()
-    df["hi"] = df["y"] > high_log10_sigma
-    g = df.groupby("c").agg(s=("y", "sum"), n=("has", "sum"), h=("hi", "sum"))
-    s = df["c"].map(g["s"]) - df["y"].fillna(0.0)
-    n = df["c"].map(g["n"]) - df["has"].astype(int)
-    h = df["c"].map(g["h"]) - df["hi"].astype(int)
-    out = pd.DataFrame({"loo_cluster_log10_sigma": (s / n.replace(0, np.nan)).astype(float), "loo_n_labelled": n.astype(int),
-                        "pass_cluster": h > 0, "cluster": clusters})
-    return out
+    """:func:`sicnb.cluster.labels.leave_one_out_cluster_scores` (re-exported here, where the ledger's users found it)."""
+    from sicnb.cluster.labels import leave_one_out_cluster_scores as loo
+
+    return loo(clusters, log10_sigma, high_log10_sigma)
 
 
-def _compute_cluster(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.cluster import cluster_assignments, descriptor_table, ward_tree
-    from sicnb.ledger.labels import known_conductor_labels, obelix_reference
-
-    kw = _pmap_kw(run, "cluster descriptors")
-    kw.pop("desc"), kw.pop("timeout")
-    feats = descriptor_table(dataset.with_structures(), descriptor=params["descriptor"], simplification=params["simplification"],
-                             options=dict(params.get("options") or {}), mobile_ion=params["mobile_ion"], **kw)
-    tree = ward_tree(feats)
-    depth = min(int(params["depth"]), max(2, len(tree.ids) // 3))
-    clusters = cluster_assignments(tree, [depth])[depth]
-    labels = run.get("labels")
-    if labels is None:
-        labels = known_conductor_labels(dataset, reference=obelix_reference())
-    out = leave_one_out_cluster_scores(clusters, labels["log10_sigma"], params["high_log10_sigma"])
-    out["depth"] = depth
-    out["error"] = ""
-    table = feats[["error"]].join(out.drop(columns="error"), how="left")
-    table.loc[table["error"].eq("") & table["cluster"].isna(), "error"] = "dropped before clustering (non-finite descriptor)"
-    table.loc[table["error"].eq("") & table["loo_cluster_log10_sigma"].isna(), "error"] = "no other labelled structure in its cluster"
-    for col in ("method", "params", "sicnb_version"):
-        if col in feats.attrs:
-            table[col] = feats.attrs[col] if col != "params" else str(feats.attrs[col])
-    table["method"] = "sicnb.cluster.ward_tree+leave_one_out_cluster_scores"
-    table.attrs.update(feats.attrs)
-    return table
-
-
-CLUSTER = register_method(MethodAdapter(
-    name="cluster", title="Ward clustering (W_σ)", score="loo_cluster_log10_sigma", direction=+1, compute=_compute_cluster,
-    requires=("sicnb.cluster:descriptor_table", "sicnb.cluster:ward_tree", "sicnb.cluster:cluster_assignments"),
-    pass_flags=("pass_cluster",), extra=("cluster", "loo_n_labelled", "depth"),
-    defaults={"descriptor": "soap", "simplification": "CAN", "mobile_ion": "Li", "depth": 241,
-              "options": {"r_cut": 4.0, "n_max": 4, "l_max": 3, "average": "outer"},  # notebook 02's SOAP default
-              "high_log10_sigma": -5.0},
-    model="Ward linkage on the descriptors as computed, unscaled as the authors' code (no trained model); labels: record / OBELiX / known-conductor table",
-    description="mean log10 σ (S/cm) of the other labelled structures in the same Ward cluster (leave-one-out)",
-))
+CLUSTER = _from_method("cluster")
 
 
 # --- PES descriptors (notebook 03): a cascade on a shortlist ----------------------------------------
@@ -235,30 +199,9 @@ PES = register_method(MethodAdapter(
 ))
 
 
-# --- classifier P_SI (notebook 04) ------------------------------------------------------------------
+# --- classifier P_SI (notebook 04): declared in sicnb/classify/method.py (a TableMethod) ------------------
 
-def _classify_model(params: Mapping[str, Any]) -> str:
-    from sicnb.classify import DEFAULT_MODEL_DIR
-
-    return str(params.get("model") or f"shipped default ensemble ({DEFAULT_MODEL_DIR.name if hasattr(DEFAULT_MODEL_DIR, 'name') else DEFAULT_MODEL_DIR})")
-
-
-def _compute_classify(dataset: Dataset, params: Mapping[str, Any], run: Mapping[str, Any]) -> pd.DataFrame:
-    from sicnb.classify import predict
-
-    tab = predict(dataset.with_structures(), model=params.get("model"), n_workers=run.get("n_workers", 1),
-                  cache_dir=run.get("cache_dir"), progress=run.get("progress", True))
-    tab["method"] = "sicnb.classify.predict"
-    tab["params"] = str(dict(params))
-    return tab
-
-
-CLASSIFY = register_method(MethodAdapter(
-    name="classify", title="Classifier P_SI", score="p_si", direction=+1, compute=_compute_classify,
-    requires=("sicnb.classify:predict",), pass_flags=("superionic",), uncertainty="p_si_std", extra=("d_training",),
-    defaults={"model": None}, model=_classify_model,
-    description="P_SI, the ensemble-mean probability of σ ≥ 1e-4 S/cm (± ensemble std; d_training = distance to the training set)",
-))
+CLASSIFY = _from_method("classify")
 
 
 # --- BVSE (notebook 02, App. A.2): declared in sicnb/bvse/method.py ----------------------------------

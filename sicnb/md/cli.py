@@ -25,7 +25,7 @@ def run(args) -> int:
 
     import pandas as pd
 
-    from sicnb.cli import write_table
+    from sicnb.cli_common import write_table
     from sicnb.data import load
     from sicnb.errors import InputError
     from sicnb.md import md_validation

@@ -54,7 +54,7 @@ class _Progress:
     def _choose_mode() -> str:
         if "ipykernel" not in sys.modules:
             return "terminal"
-        from sicnb.notebooks import live_frontend
+        from sicnb._frontend import live_frontend
 
         return "widget" if live_frontend() else "lines"
 

@@ -5,7 +5,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from sicnb.cli import add_input_args
+    from sicnb.cli_common import add_input_args
 
     p = subparsers.add_parser("pes", help="frozen-framework PES descriptors (MPE, free volumes, Xi) from an ML potential")
     add_input_args(p)
@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from sicnb.cli import cache_arg, load_inputs, write_table
+    from sicnb.cli_common import cache_arg, load_inputs, write_table
     from sicnb.parallel import pmap
     from sicnb.pes import pes_descriptors
 

@@ -5,7 +5,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from sicnb.cli import add_input_args
+    from sicnb.cli_common import add_input_args
 
     p = subparsers.add_parser("topology", help="persistent-homology screen (r_connected, rho_cycles, 22 features, chemical rules)")
     add_input_args(p)
@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import pandas as pd
 
-    from sicnb.cli import cache_arg, load_inputs, write_table
+    from sicnb.cli_common import cache_arg, load_inputs, write_table
     from sicnb.parallel import pmap
     from sicnb.topology.chemistry import chemical_rules
     from sicnb.topology.features import topology_features

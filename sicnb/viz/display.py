@@ -25,7 +25,7 @@ every figure with the network off.
 Display mode (``SICNB_DISPLAY`` = ``auto`` | ``live`` | ``static``, or :func:`set_display_mode`):
 ``live`` emits the widget view plus the static fallback; ``static`` emits only what survives
 without a kernel (used under papermill, where widget state is not kept). ``auto`` (default) is
-``live`` when a widget-capable frontend is connected (see :func:`sicnb.notebooks.live_frontend`).
+``live`` when a widget-capable frontend is connected (see :func:`sicnb._frontend.live_frontend`).
 
 Why one module of ~440 lines: the mimebundle, the PNG render with its watchdog and the HTML fallback guard
 each other (a dead kaleido server must switch every later figure to HTML at once), so they share state here.
@@ -40,7 +40,7 @@ import time
 import warnings
 from typing import Any, Iterable
 
-from sicnb.notebooks import live_frontend
+from sicnb._frontend import live_frontend
 
 __all__ = [
     "show",
