@@ -357,7 +357,7 @@ def build_ledger(
                 table[f"{name}.{col}"] = tab[col]
         n_pass = np.nan
         if adapter.pass_flags and adapter.pass_flags[-1] in tab.columns:
-            n_pass = int(tab[adapter.pass_flags[-1]].fillna(False).astype(bool).sum())
+            n_pass = int(tab[adapter.pass_flags[-1]].eq(True).sum())  # NaN (not scored) never passes
         func = tab.attrs.get("method") or (str(tab["method"].dropna().iloc[0]) if "method" in tab and tab["method"].notna().any() else "")
         status_rows.append(_status_row(adapter, "present", "" if score.notna().any() else "no structure could be scored", p,
                                        n_scored=int(score.notna().sum()), n_errors=int(err.ne("").sum()), n_pass=n_pass,
