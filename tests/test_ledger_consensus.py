@@ -210,3 +210,56 @@ def test_zscore_inputs_use_training_statistics_and_round_trip(tmp_path):
     back = LearnedConsensus.load(model.save(tmp_path / "z.json"))
     assert back.inputs == "zscore" and back.center == model.center
     pd.testing.assert_series_equal(back.predict(new), model.predict(new))
+
+
+def test_logit_inputs_pass_a_calibrated_probability_through_and_round_trip(tmp_path):
+    """inputs="logit": the classifier's P_SI enters as its log-odds, so a calibrated probability next to a method
+    without signal is reproduced (coefficient ≈ 1, the other ≈ 0); the z-score of P_SI cannot do that."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    ids = [f"s{i}" for i in range(n)]
+    p = pd.Series(1 / (1 + np.exp(-rng.normal(-0.6, 1.8, n))), index=ids)
+    y = pd.Series((rng.random(n) < p).astype(int), index=ids)
+    noise = pd.Series(rng.normal(size=n), index=ids).where(rng.random(n) < 0.7)  # no signal, 30 % missing at random
+    scores = pd.DataFrame({"classify": p, "noise": noise})
+    model = LearnedConsensus(["classify", "noise"], C=1.0, inputs="logit").fit(scores, y)
+    assert model.features == ["classify.logit", "classify.missing", "noise.zscore", "noise.missing"]
+    c = dict(zip(model.features, model.coef))
+    assert c["classify.logit"] == pytest.approx(1.0, abs=0.1) and abs(c["noise.zscore"]) < 0.1
+    pred = model.predict(scores)
+    dev = float(np.abs(pred - p).mean())
+    assert dev < 0.015  # the stacker reproduces the calibrated probability (mean |Δp| 0.007 here)
+    z = LearnedConsensus(["classify", "noise"], C=1.0, inputs="zscore").fit(scores, y).predict(scores)
+    assert float(np.abs(z - p).mean()) > 2 * dev  # linear in P_SI instead of its log-odds: distorted (0.029 here)
+    # the log-odds feature and its missing value, by hand
+    lo = np.log(p / (1 - p))
+    assert model.center["classify"] == pytest.approx(lo.mean()) and model.scale["classify"] == 1.0
+    new = pd.DataFrame({"classify": [0.8, np.nan], "noise": [np.nan, 0.0]}, index=["a", "b"])
+    dec = model.decision(new)
+    assert dec.loc["a", "classify.logit.contribution"] == pytest.approx(c["classify.logit"] * (np.log(4.0) - lo.mean()))
+    assert dec.loc["b", "classify.logit.contribution"] == 0.0 and dec.loc["b", "classify.missing.contribution"] == c["classify.missing"]
+    w = model.weights().set_index("method")
+    assert w.loc["classify", "value_feature"] == "logit" and w.loc["classify", "value_weight"] == c["classify.logit"]
+    back = LearnedConsensus.load(model.save(tmp_path / "l.json"))
+    assert back.inputs == "logit" and back.logit_methods == ["classify"] and back.features == model.features
+    pd.testing.assert_series_equal(back.predict(new), model.predict(new))
+    with pytest.raises(ParameterError):
+        LearnedConsensus(["a"], inputs="logits")
+    with pytest.raises(ParameterError):  # a score that is not a probability cannot be fed as log-odds
+        LearnedConsensus(["classify"], inputs="logit").fit(pd.DataFrame({"classify": [2.0, 0.1, 0.5]}, index=ids[:3]), y[:3])
+
+
+def test_loco_evidence_reports_further_input_variants_on_the_same_folds():
+    rng = np.random.default_rng(2)
+    ids = [f"s{i:02d}" for i in range(48)]
+    y = pd.Series([1, 0, 0] * 16, index=ids)
+    p = (1 / (1 + np.exp(-(2.0 * y - 1 + rng.normal(0, 1.0, 48))))).rename("classify")
+    unsup = pd.DataFrame({"classify": p, "noise": rng.normal(size=48)}, index=ids)
+    folds = {0: pd.Series(np.arange(48) % 4, index=ids)}
+    ev = loco_evidence(unsup, {}, y, folds, n_boot=20, inputs="logit", also_inputs=("logit", "zscore", "percentile"))
+    models = set(ev.oof["model"])
+    assert {"learned consensus (logistic)", "learned consensus (logistic, zscore inputs)",
+            "learned consensus (logistic, percentile inputs)"} <= models
+    assert "learned consensus (logistic, logit inputs)" not in models  # the primary variant is not repeated
+    assert ev.oof.groupby("model").size().eq(48).all() and ev.oof["score"].notna().all()
+    assert ev.settings["inputs"] == "logit"
