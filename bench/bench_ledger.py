@@ -156,12 +156,18 @@ _INPUT_TEXT = {
     "percentile": "per method: percentile rank in the pool among the structures it scored (0.5 when missing)",
     "logit": "classify: log-odds of its out-of-fold P_SI minus the training mean log-odds; every other method: oriented "
              "score standardised with the training mean/std (0 when missing)",
+    "logit_offset": "classify: log-odds of its out-of-fold P_SI minus the training mean log-odds, entering at coefficient 1 (an "
+                    "offset, not fitted); every other method: oriented score standardised with the training mean/std (0 when "
+                    "missing), weights learned with L2",
 }
 
 
 def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> None:
     c = model.card
     value = {"zscore": "oriented score standardised with the training mean/std (`center`/`scale` in weights.json)",
+             "logit_offset": "value feature (classify: log-odds of P_SI minus the training mean log-odds, coefficient fixed "
+                             "to 1; the others: oriented score standardised with the training mean/std; `center`/`scale` in "
+                             "weights.json)",
              "logit": "value feature (classify: log-odds of P_SI minus the training mean log-odds; the others: oriented "
                       "score standardised with the training mean/std; `center`/`scale` in weights.json)",
              "percentile": "percentile rank in the pool"}[model.inputs]
@@ -214,10 +220,11 @@ def main(argv=None) -> int:
         p.add_argument("--C", type=float, default=1.0, help="L2 strength of the logistic stacker (fixed a priori)")
         p.add_argument("--unsupervised", nargs="+", default=["topology", "bvse", "htvs"])
         p.add_argument("--workers", type=int, default=1)
-        p.add_argument("--inputs", choices=("percentile", "zscore", "logit"), default="percentile",
-                       help="stacker inputs: pool percentile ranks, oriented scores standardised on the training rows, or "
-                            "logit (classify's P_SI as log-odds, the other methods standardised)")
-        p.add_argument("--also-inputs", nargs="*", default=[], choices=("percentile", "zscore", "logit"),
+        p.add_argument("--inputs", choices=("percentile", "zscore", "logit", "logit_offset"), default="percentile",
+                       help="stacker inputs: pool percentile ranks, oriented scores standardised on the training rows, "
+                            "logit (classify's P_SI as log-odds, the other methods standardised), or logit_offset (the same, "
+                            "classify's log-odds at coefficient 1, only the others' weights learned)")
+        p.add_argument("--also-inputs", nargs="*", default=[], choices=("percentile", "zscore", "logit", "logit_offset"),
                        help="further input choices of the logistic stacker evaluated on the same nested folds (reported only)")
         p.add_argument("--timeout", type=float, default=None,
                        help="per-structure time limit (s) of the label-free methods; a structure over it is recorded as not scored")

@@ -263,3 +263,36 @@ def test_loco_evidence_reports_further_input_variants_on_the_same_folds():
     assert "learned consensus (logistic, logit inputs)" not in models  # the primary variant is not repeated
     assert ev.oof.groupby("model").size().eq(48).all() and ev.oof["score"].notna().all()
     assert ev.settings["inputs"] == "logit"
+
+
+def test_logit_offset_keeps_the_probability_at_coefficient_one_and_shrinks_the_rest_to_it(tmp_path):
+    """inputs="logit_offset": the classifier's log-odds is an offset (coefficient 1, not penalised); with strong L2 the
+    other weights vanish and the stacker ranks exactly as the classifier; an informative method still earns weight."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(11)
+    n = 600
+    ids = [f"s{i}" for i in range(n)]
+    x = pd.Series(rng.normal(size=n), index=ids)  # a label-free method with its own signal
+    p = pd.Series(1 / (1 + np.exp(-rng.normal(-0.5, 1.5, n))), index=ids)
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-(np.log(p / (1 - p)) + 1.0 * x)))).astype(int), index=ids)
+    scores = pd.DataFrame({"classify": p, "x": x, "noise": rng.normal(size=n)}, index=ids)
+    strong = LearnedConsensus(["classify", "x", "noise"], C=1e-6, inputs="logit_offset").fit(scores, y)
+    c = dict(zip(strong.features, strong.coef))
+    assert c["classify.logit"] == 1.0 and max(abs(c["x.zscore"]), abs(c["noise.zscore"])) < 1e-3
+    assert spearmanr(strong.predict(scores), p)[0] > 0.9999  # = the classifier's ranking
+    free = LearnedConsensus(["classify", "x", "noise"], C=1.0, inputs="logit_offset").fit(scores, y)
+    c = dict(zip(free.features, free.coef))
+    assert c["classify.logit"] == 1.0 and c["x.zscore"] == pytest.approx(1.0, abs=0.3) and abs(c["noise.zscore"]) < 0.25
+    # same objective as sklearn's L2 logistic regression when nothing is an offset (checks the hand-written gradient)
+    from sicnb.ledger.consensus import _fit_with_offset
+
+    X = pd.DataFrame({"a": x, "b": scores["noise"]})
+    coef, b0 = _fit_with_offset(X, y.to_numpy(), [], C=0.7)
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=0.7, max_iter=5000, tol=1e-10).fit(X.to_numpy(), y.to_numpy())
+    assert coef == pytest.approx(list(lr.coef_[0]), abs=1e-3) and b0 == pytest.approx(float(lr.intercept_[0]), abs=1e-3)
+    back = LearnedConsensus.load(free.save(tmp_path / "o.json"))
+    assert back.inputs == "logit_offset" and back.logit_methods == ["classify"]
+    pd.testing.assert_series_equal(back.predict(scores), free.predict(scores))

@@ -42,7 +42,7 @@ __all__ = [
 LEARNED_CONSENSUS_DIR = Path(__file__).with_name("learned_consensus")
 FORMAT = "sicnb-ledger-consensus/1"
 #: the stacker's input choices (``LearnedConsensus.inputs``)
-INPUTS = ("percentile", "zscore", "logit")
+INPUTS = ("percentile", "zscore", "logit", "logit_offset")
 #: ledger methods whose oriented score is a probability P(σ > 1e-4 S/cm); with ``inputs="logit"`` they enter the
 #: stacker as their log-odds (the classifier's P_SI)
 PROBABILITY_METHODS = ("classify",)
@@ -100,6 +100,29 @@ def stack_features(scores: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame
     return pd.DataFrame(out, index=scores.index)
 
 
+def _fit_with_offset(X: pd.DataFrame, y: np.ndarray, offset_features: Sequence[str], C: float) -> tuple[list[float], float]:
+    """Logistic regression with the ``offset_features`` entering at coefficient 1 (not fitted, not penalised): minimises
+    C·Σ log-loss(y, offset + Xw + b) + ½‖w‖² (sklearn's L2 objective; intercept unpenalised) with L-BFGS. Returns the
+    coefficients in ``X``'s column order (1.0 for the offsets) and the intercept."""
+    from scipy.optimize import minimize
+
+    off = X[list(offset_features)].sum(axis=1).to_numpy(float) if offset_features else np.zeros(len(X))
+    free = [c for c in X.columns if c not in set(offset_features)]
+    A = X[free].to_numpy(float)
+    yy = np.asarray(y, float)
+
+    def f(theta):
+        w, b = theta[:-1], theta[-1]
+        z = off + A @ w + b
+        loss = np.logaddexp(0.0, z) - yy * z
+        g = 1.0 / (1.0 + np.exp(-z)) - yy
+        return C * loss.sum() + 0.5 * w @ w, np.append(C * (A.T @ g) + w, C * g.sum())
+
+    res = minimize(f, np.zeros(A.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    w = dict(zip(free, res.x[:-1]))
+    return [1.0 if c in set(offset_features) else float(w[c]) for c in X.columns], float(res.x[-1])
+
+
 @dataclass
 class LearnedConsensus:
     """Logistic regression on :func:`stack_features` (L2, ``C``); ``coef`` in feature order, ``card`` = provenance."""
@@ -110,7 +133,9 @@ class LearnedConsensus:
     intercept: float = 0.0
     card: dict[str, Any] = field(default_factory=dict)
     #: ``"percentile"`` (pool percentile ranks), ``"zscore"`` (oriented scores standardised with training statistics)
-    #: or ``"logit"`` (the probability methods, :data:`PROBABILITY_METHODS`, as log-odds; the others as z-scores)
+    #: or ``"logit"`` (the probability methods, :data:`PROBABILITY_METHODS`, as log-odds; the others as z-scores);
+    #: ``"logit_offset"``: the same features, but the log-odds enter with coefficient fixed to 1 (an offset, not
+    #: penalised) and only the other weights are learned (L2 shrinks them towards the probability method alone)
     inputs: str = "percentile"
     center: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
@@ -120,20 +145,24 @@ class LearnedConsensus:
     def __post_init__(self) -> None:
         if self.inputs not in INPUTS:
             raise ParameterError(f"inputs={self.inputs!r}: use one of {', '.join(INPUTS)}")
-        if self.inputs == "logit" and self.logit_methods is None:
+        if self.logit_inputs and self.logit_methods is None:
             self.logit_methods = [m for m in self.methods if m in PROBABILITY_METHODS]
-        if self.inputs != "logit":
+        if not self.logit_inputs:
             self.logit_methods = []
+
+    @property
+    def logit_inputs(self) -> bool:
+        return self.inputs in ("logit", "logit_offset")
 
     @property
     def value_feature(self) -> str:
         """Name of the value column in :meth:`weights` (``<value_feature>_weight``); ``"value"`` for logit inputs,
         whose value feature differs per method (:meth:`value_feature_of`)."""
-        return {"zscore": "zscore", "logit": "value"}.get(self.inputs, "percentile")
+        return {"zscore": "zscore", "logit": "value", "logit_offset": "value"}.get(self.inputs, "percentile")
 
     def value_feature_of(self, method: str) -> str:
         """The stacked value feature of ``method``: ``percentile``, ``zscore`` or ``logit``."""
-        if self.inputs == "logit":
+        if self.logit_inputs:
             return "logit" if method in (self.logit_methods or []) else "zscore"
         return self.value_feature
 
@@ -144,7 +173,7 @@ class LearnedConsensus:
     def _features(self, scores: pd.DataFrame) -> pd.DataFrame:
         if self.inputs == "zscore":
             return zscore_features(scores, self.methods, self.center, self.scale)
-        if self.inputs == "logit":
+        if self.logit_inputs:
             return logit_features(scores, self.methods, self.center, self.scale, self.logit_methods or [])
         return stack_features(scores, self.methods)
 
@@ -154,7 +183,7 @@ class LearnedConsensus:
 
         if self.inputs not in INPUTS:
             raise ParameterError(f"inputs={self.inputs!r}: use one of {', '.join(INPUTS)}")
-        if self.inputs in ("zscore", "logit"):
+        if self.inputs in ("zscore", "logit", "logit_offset"):
             s = scores.reindex(columns=self.methods).apply(pd.to_numeric, errors="coerce")
             self.center = {m: float(s[m].mean()) if s[m].notna().any() else 0.0 for m in self.methods}
             self.scale = {m: float(s[m].std()) if s[m].notna().sum() > 1 and s[m].std() > 0 else 1.0 for m in self.methods}
@@ -168,6 +197,10 @@ class LearnedConsensus:
         yy = y.reindex(X.index).astype(int).to_numpy()
         if len(set(yy.tolist())) < 2:
             raise ParameterError(f"the learned consensus needs both classes among its {len(yy)} training structures")
+        if self.inputs == "logit_offset":
+            self.coef, self.intercept = _fit_with_offset(X[self.features], yy, [f"{m}.logit" for m in self.logit_methods or []],
+                                                         self.C)
+            return self
         lr = LogisticRegression(C=self.C, max_iter=2000).fit(X[self.features].to_numpy(float), yy)
         self.coef = [float(c) for c in lr.coef_[0]]
         self.intercept = float(lr.intercept_[0])
@@ -195,7 +228,7 @@ class LearnedConsensus:
         out = pd.DataFrame({"method": self.methods,
                             f"{self.value_feature}_weight": [c[f"{m}.{self.value_feature_of(m)}"] for m in self.methods],
                             "missing_weight": [c[f"{m}.missing"] for m in self.methods]})
-        if self.inputs == "logit":
+        if self.logit_inputs:
             out.insert(1, "value_feature", [self.value_feature_of(m) for m in self.methods])
         return out
 
