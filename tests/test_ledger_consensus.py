@@ -296,3 +296,27 @@ def test_logit_offset_keeps_the_probability_at_coefficient_one_and_shrinks_the_r
     back = LearnedConsensus.load(free.save(tmp_path / "o.json"))
     assert back.inputs == "logit_offset" and back.logit_methods == ["classify"]
     pd.testing.assert_series_equal(back.predict(scores), free.predict(scores))
+
+
+def test_the_ledger_applies_logit_weights_from_a_file(tmp_path):
+    from sicnb.ledger import build_ledger, known_conductor_labels
+    from sicnb.viz.ledger import weights_figure
+
+    model = LearnedConsensus(["topology", "htvs", "classify"], coef=[0.3, 0.1, -0.2, 0.4, 1.0, 0.5], intercept=-0.5,
+                             inputs="logit_offset", center={"topology": -3.0, "htvs": -0.05, "classify": -0.5},
+                             scale={"topology": 1.0, "htvs": 0.1, "classify": 1.0}, card={"command": "test"})
+    path = model.save(tmp_path / "w.json")
+    recs = [Record(f"pymatgen:{n}", pymatgen_structure(n)) for n in ("Li2O", "LiFePO4", "Li10GeP2S12")]
+    ds = Dataset(recs, name="three")
+    topo = pd.DataFrame({"r_connected": [3.1, np.nan, 2.6], "error": ["", "InputError: no score", ""]}, index=ds.ids)
+    htvs = pd.DataFrame({"e_hull_ev_per_atom": [0.0, 0.05, np.nan], "error": ["", "", "StructureError: partial"]}, index=ds.ids)
+    led = build_ledger(ds, methods=["topology", "htvs"], tables={"topology": topo, "htvs": htvs},
+                       labels=known_conductor_labels(ds, reference=None), progress=False, cache_dir=tmp_path,
+                       consensus="learned", consensus_weights=path)
+    t = led.table
+    # htvs is oriented (lower E_hull first): Li2O z = (−0.0 − (−0.05)) / 0.1 = 0.5 → 0.5 × −0.2; Li10GeP2S12 missing → 0.4
+    assert t.loc["pymatgen:Li2O", "htvs.consensus_contribution"] == pytest.approx(-0.1)
+    assert t.loc["pymatgen:Li10GeP2S12", "htvs.consensus_contribution"] == pytest.approx(0.4)
+    assert t.loc["pymatgen:LiFePO4", "topology.consensus_contribution"] == pytest.approx(0.1)  # missing weight only
+    assert "logit_offset" in led.consensus_settings["aggregation"] and t["consensus"].between(0, 1).all()
+    assert weights_figure(model.weights()) is not None

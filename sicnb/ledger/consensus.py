@@ -4,7 +4,8 @@ The equal-weight consensus (:func:`sicnb.ledger.stats.consensus_scores`, a norma
 method the same vote whether or not it finds conductors. :class:`LearnedConsensus` is a stacked model
 (Wolpert 1992): a logistic regression on each method's percentile rank in the pool (missing → 0.5) — or its score
 standardised on the training rows (``inputs="zscore"``), or, for the classifier's probability, its log-odds
-(``inputs="logit"``, so that a stacker whose other inputs carry no signal reproduces the classifier) — plus one
+(``inputs="logit"``; with ``inputs="logit_offset"`` those log-odds are a fixed offset at coefficient 1 and only the
+other weights are learned, so that shrinkage returns the classifier's own ranking) — plus one
 missingness indicator per method (1 when the method could not score the structure), fitted on the OBELiX
 training split (σ > 1e-4 S/cm) with *out-of-fold* inputs for the supervised methods (:mod:`sicnb.ledger.oof`).
 Its coefficients are the weights; they ship in ``sicnb/ledger/learned_consensus/weights.json`` with a card
