@@ -83,7 +83,7 @@ def _evidence(args, ship: bool) -> int:
     mono = lambda: HistGradientBoostingClassifier(max_depth=2, max_iter=100, learning_rate=0.05, min_samples_leaf=10,  # noqa: E731
                                                   monotonic_cst=[1 if i % 2 == 0 else 0 for i in range(n_feat)], random_state=0)
     ev = loco_evidence(unsup, sup, y, folds, methods=[*args.unsupervised, *sup], C=args.C, n_boot=args.n_boot, inputs=args.inputs,
-                       extra_learners={"monotone GB": mono} if args.gb else None,
+                       also_inputs=tuple(args.also_inputs), extra_learners={"monotone GB": mono} if args.gb else None,
                        log=lambda s: print(f"  {s} [{time.perf_counter() - t:.0f} s]", flush=True))
     cov = ev.coverage.groupby("method").agg(n_scored=("n_scored", "mean"), n=("n", "first"))
     m = ev.metrics.sort_values("auc_pr", ascending=False)
@@ -112,6 +112,9 @@ def _evidence(args, ship: bool) -> int:
     target = m.set_index("model").loc[best, "auc_pr"] + 0.05
     print(f"\nacceptance: learned {learned['auc_pr']:.3f} vs best single ({best}) + 0.05 = {target:.3f} → "
           f"{'MET' if learned['auc_pr'] >= target else 'NOT met'}")
+    for name, r in m.set_index("model").iterrows():
+        if name.startswith("learned consensus (") and name != "learned consensus (logistic)":
+            print(f"  {name}: {r['auc_pr']:.3f} → {'meets' if r['auc_pr'] >= target else 'does not meet'} the target")
     if args.out:
         ev.oof.to_csv(args.out, index=False)
     if ship:
@@ -123,9 +126,7 @@ def _evidence(args, ship: bool) -> int:
         model.card = {
             "data": f"OBELiX training split, {len(y)} labelled structures with a CIF containing Li (sicnb.classify.training_set); "
                     f"label y = sigma > 1e-4 S/cm; prevalence {y.mean():.3f}; the OBELiX test split is never used",
-            "inputs": ("per method: oriented score standardised with the training mean/std (0 when missing)"
-                       if args.inputs == "zscore" else
-                       "per method: percentile rank in the pool among the structures it scored (0.5 when missing)")
+            "inputs": _INPUT_TEXT[args.inputs]
                       + " and a missingness indicator; classify and cluster inputs are out-of-fold (LOCO seed "
                       f"{s0}: model fitted without the structure's cluster)",
             "folds": f"repeated leave-one-cluster-out, LOCO clusters of sicnb.classify.validation.loco_clusters (ElMD → UMAP "
@@ -150,14 +151,31 @@ def _evidence(args, ship: bool) -> int:
     return 0
 
 
+_INPUT_TEXT = {
+    "zscore": "per method: oriented score standardised with the training mean/std (0 when missing)",
+    "percentile": "per method: percentile rank in the pool among the structures it scored (0.5 when missing)",
+    "logit": "classify: log-odds of its out-of-fold P_SI minus the training mean log-odds; every other method: oriented "
+             "score standardised with the training mean/std (0 when missing)",
+    "logit_offset": "classify: log-odds of its out-of-fold P_SI minus the training mean log-odds, entering at coefficient 1 (an "
+                    "offset, not fitted); every other method: oriented score standardised with the training mean/std (0 when "
+                    "missing), weights learned with L2",
+}
+
+
 def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> None:
     c = model.card
+    value = {"zscore": "oriented score standardised with the training mean/std (`center`/`scale` in weights.json)",
+             "logit_offset": "value feature (classify: log-odds of P_SI minus the training mean log-odds, coefficient fixed "
+                             "to 1; the others: oriented score standardised with the training mean/std; `center`/`scale` in "
+                             "weights.json)",
+             "logit": "value feature (classify: log-odds of P_SI minus the training mean log-odds; the others: oriented "
+                      "score standardised with the training mean/std; `center`/`scale` in weights.json)",
+             "percentile": "percentile rank in the pool"}[model.inputs]
     lines = ["# Learned consensus of the candidate ledger (model card)", "",
              "Logistic regression (L2, C = %g) on each method's %s (missing: %s) and a missingness "
              "indicator per method; `consensus` = P(σ > 1e-4 S/cm). Used by `build_ledger(..., consensus=\"learned\")`; "
              "the default, `consensus=\"equal\"`, is the equal-weight mean percentile (normalised Borda)." % (
-                 model.C, "oriented score standardised with the training mean/std (`center`/`scale` in weights.json)"
-                 if model.inputs == "zscore" else "percentile rank in the pool", "0" if model.inputs == "zscore" else "0.5"), "",
+                 model.C, value, "0.5" if model.inputs == "percentile" else "0"), "",
              f"- **Data**: {c['data']}", f"- **Inputs**: {c['inputs']}", f"- **Folds**: {c['folds']}",
              f"- **Command**: `{c['command']}`", "", "## Weights (log-odds per unit)", "",
              model.weights().round(3).to_markdown(index=False), f"\nintercept {model.intercept:.3f}", "",
@@ -202,8 +220,12 @@ def main(argv=None) -> int:
         p.add_argument("--C", type=float, default=1.0, help="L2 strength of the logistic stacker (fixed a priori)")
         p.add_argument("--unsupervised", nargs="+", default=["topology", "bvse", "htvs"])
         p.add_argument("--workers", type=int, default=1)
-        p.add_argument("--inputs", choices=("percentile", "zscore"), default="percentile",
-                       help="stacker inputs: pool percentile ranks, or oriented scores standardised on the training rows")
+        p.add_argument("--inputs", choices=("percentile", "zscore", "logit", "logit_offset"), default="percentile",
+                       help="stacker inputs: pool percentile ranks, oriented scores standardised on the training rows, "
+                            "logit (classify's P_SI as log-odds, the other methods standardised), or logit_offset (the same, "
+                            "classify's log-odds at coefficient 1, only the others' weights learned)")
+        p.add_argument("--also-inputs", nargs="*", default=[], choices=("percentile", "zscore", "logit", "logit_offset"),
+                       help="further input choices of the logistic stacker evaluated on the same nested folds (reported only)")
         p.add_argument("--timeout", type=float, default=None,
                        help="per-structure time limit (s) of the label-free methods; a structure over it is recorded as not scored")
         p.add_argument("--cache-only", nargs="*", default=[], help="read these label-free methods (bvse, pes) from the cache only")

@@ -210,3 +210,113 @@ def test_zscore_inputs_use_training_statistics_and_round_trip(tmp_path):
     back = LearnedConsensus.load(model.save(tmp_path / "z.json"))
     assert back.inputs == "zscore" and back.center == model.center
     pd.testing.assert_series_equal(back.predict(new), model.predict(new))
+
+
+def test_logit_inputs_pass_a_calibrated_probability_through_and_round_trip(tmp_path):
+    """inputs="logit": the classifier's P_SI enters as its log-odds, so a calibrated probability next to a method
+    without signal is reproduced (coefficient ≈ 1, the other ≈ 0); the z-score of P_SI cannot do that."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    ids = [f"s{i}" for i in range(n)]
+    p = pd.Series(1 / (1 + np.exp(-rng.normal(-0.6, 1.8, n))), index=ids)
+    y = pd.Series((rng.random(n) < p).astype(int), index=ids)
+    noise = pd.Series(rng.normal(size=n), index=ids).where(rng.random(n) < 0.7)  # no signal, 30 % missing at random
+    scores = pd.DataFrame({"classify": p, "noise": noise})
+    model = LearnedConsensus(["classify", "noise"], C=1.0, inputs="logit").fit(scores, y)
+    assert model.features == ["classify.logit", "classify.missing", "noise.zscore", "noise.missing"]
+    c = dict(zip(model.features, model.coef))
+    assert c["classify.logit"] == pytest.approx(1.0, abs=0.1) and abs(c["noise.zscore"]) < 0.1
+    pred = model.predict(scores)
+    dev = float(np.abs(pred - p).mean())
+    assert dev < 0.015  # the stacker reproduces the calibrated probability (mean |Δp| 0.007 here)
+    z = LearnedConsensus(["classify", "noise"], C=1.0, inputs="zscore").fit(scores, y).predict(scores)
+    assert float(np.abs(z - p).mean()) > 2 * dev  # linear in P_SI instead of its log-odds: distorted (0.029 here)
+    # the log-odds feature and its missing value, by hand
+    lo = np.log(p / (1 - p))
+    assert model.center["classify"] == pytest.approx(lo.mean()) and model.scale["classify"] == 1.0
+    new = pd.DataFrame({"classify": [0.8, np.nan], "noise": [np.nan, 0.0]}, index=["a", "b"])
+    dec = model.decision(new)
+    assert dec.loc["a", "classify.logit.contribution"] == pytest.approx(c["classify.logit"] * (np.log(4.0) - lo.mean()))
+    assert dec.loc["b", "classify.logit.contribution"] == 0.0 and dec.loc["b", "classify.missing.contribution"] == c["classify.missing"]
+    w = model.weights().set_index("method")
+    assert w.loc["classify", "value_feature"] == "logit" and w.loc["classify", "value_weight"] == c["classify.logit"]
+    back = LearnedConsensus.load(model.save(tmp_path / "l.json"))
+    assert back.inputs == "logit" and back.logit_methods == ["classify"] and back.features == model.features
+    pd.testing.assert_series_equal(back.predict(new), model.predict(new))
+    with pytest.raises(ParameterError):
+        LearnedConsensus(["a"], inputs="logits")
+    with pytest.raises(ParameterError):  # a score that is not a probability cannot be fed as log-odds
+        LearnedConsensus(["classify"], inputs="logit").fit(pd.DataFrame({"classify": [2.0, 0.1, 0.5]}, index=ids[:3]), y[:3])
+
+
+def test_loco_evidence_reports_further_input_variants_on_the_same_folds():
+    rng = np.random.default_rng(2)
+    ids = [f"s{i:02d}" for i in range(48)]
+    y = pd.Series([1, 0, 0] * 16, index=ids)
+    p = (1 / (1 + np.exp(-(2.0 * y - 1 + rng.normal(0, 1.0, 48))))).rename("classify")
+    unsup = pd.DataFrame({"classify": p, "noise": rng.normal(size=48)}, index=ids)
+    folds = {0: pd.Series(np.arange(48) % 4, index=ids)}
+    ev = loco_evidence(unsup, {}, y, folds, n_boot=20, inputs="logit", also_inputs=("logit", "zscore", "percentile"))
+    models = set(ev.oof["model"])
+    assert {"learned consensus (logistic)", "learned consensus (logistic, zscore inputs)",
+            "learned consensus (logistic, percentile inputs)"} <= models
+    assert "learned consensus (logistic, logit inputs)" not in models  # the primary variant is not repeated
+    assert ev.oof.groupby("model").size().eq(48).all() and ev.oof["score"].notna().all()
+    assert ev.settings["inputs"] == "logit"
+
+
+def test_logit_offset_keeps_the_probability_at_coefficient_one_and_shrinks_the_rest_to_it(tmp_path):
+    """inputs="logit_offset": the classifier's log-odds is an offset (coefficient 1, not penalised); with strong L2 the
+    other weights vanish and the stacker ranks exactly as the classifier; an informative method still earns weight."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(11)
+    n = 600
+    ids = [f"s{i}" for i in range(n)]
+    x = pd.Series(rng.normal(size=n), index=ids)  # a label-free method with its own signal
+    p = pd.Series(1 / (1 + np.exp(-rng.normal(-0.5, 1.5, n))), index=ids)
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-(np.log(p / (1 - p)) + 1.0 * x)))).astype(int), index=ids)
+    scores = pd.DataFrame({"classify": p, "x": x, "noise": rng.normal(size=n)}, index=ids)
+    strong = LearnedConsensus(["classify", "x", "noise"], C=1e-6, inputs="logit_offset").fit(scores, y)
+    c = dict(zip(strong.features, strong.coef))
+    assert c["classify.logit"] == 1.0 and max(abs(c["x.zscore"]), abs(c["noise.zscore"])) < 1e-3
+    assert spearmanr(strong.predict(scores), p)[0] > 0.9999  # = the classifier's ranking
+    free = LearnedConsensus(["classify", "x", "noise"], C=1.0, inputs="logit_offset").fit(scores, y)
+    c = dict(zip(free.features, free.coef))
+    assert c["classify.logit"] == 1.0 and c["x.zscore"] == pytest.approx(1.0, abs=0.3) and abs(c["noise.zscore"]) < 0.25
+    # same objective as sklearn's L2 logistic regression when nothing is an offset (checks the hand-written gradient)
+    from sicnb.ledger.consensus import _fit_with_offset
+
+    X = pd.DataFrame({"a": x, "b": scores["noise"]})
+    coef, b0 = _fit_with_offset(X, y.to_numpy(), [], C=0.7)
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=0.7, max_iter=5000, tol=1e-10).fit(X.to_numpy(), y.to_numpy())
+    assert coef == pytest.approx(list(lr.coef_[0]), abs=1e-3) and b0 == pytest.approx(float(lr.intercept_[0]), abs=1e-3)
+    back = LearnedConsensus.load(free.save(tmp_path / "o.json"))
+    assert back.inputs == "logit_offset" and back.logit_methods == ["classify"]
+    pd.testing.assert_series_equal(back.predict(scores), free.predict(scores))
+
+
+def test_the_ledger_applies_logit_weights_from_a_file(tmp_path):
+    from sicnb.ledger import build_ledger, known_conductor_labels
+    from sicnb.viz.ledger import weights_figure
+
+    model = LearnedConsensus(["topology", "htvs", "classify"], coef=[0.3, 0.1, -0.2, 0.4, 1.0, 0.5], intercept=-0.5,
+                             inputs="logit_offset", center={"topology": -3.0, "htvs": -0.05, "classify": -0.5},
+                             scale={"topology": 1.0, "htvs": 0.1, "classify": 1.0}, card={"command": "test"})
+    path = model.save(tmp_path / "w.json")
+    recs = [Record(f"pymatgen:{n}", pymatgen_structure(n)) for n in ("Li2O", "LiFePO4", "Li10GeP2S12")]
+    ds = Dataset(recs, name="three")
+    topo = pd.DataFrame({"r_connected": [3.1, np.nan, 2.6], "error": ["", "InputError: no score", ""]}, index=ds.ids)
+    htvs = pd.DataFrame({"e_hull_ev_per_atom": [0.0, 0.05, np.nan], "error": ["", "", "StructureError: partial"]}, index=ds.ids)
+    led = build_ledger(ds, methods=["topology", "htvs"], tables={"topology": topo, "htvs": htvs},
+                       labels=known_conductor_labels(ds, reference=None), progress=False, cache_dir=tmp_path,
+                       consensus="learned", consensus_weights=path)
+    t = led.table
+    # htvs is oriented (lower E_hull first): Li2O z = (−0.0 − (−0.05)) / 0.1 = 0.5 → 0.5 × −0.2; Li10GeP2S12 missing → 0.4
+    assert t.loc["pymatgen:Li2O", "htvs.consensus_contribution"] == pytest.approx(-0.1)
+    assert t.loc["pymatgen:Li10GeP2S12", "htvs.consensus_contribution"] == pytest.approx(0.4)
+    assert t.loc["pymatgen:LiFePO4", "topology.consensus_contribution"] == pytest.approx(0.1)  # missing weight only
+    assert "logit_offset" in led.consensus_settings["aggregation"] and t["consensus"].between(0, 1).all()
+    assert weights_figure(model.weights()) is not None

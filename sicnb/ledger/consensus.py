@@ -2,7 +2,10 @@
 
 The equal-weight consensus (:func:`sicnb.ledger.stats.consensus_scores`, a normalised Borda count) gives every
 method the same vote whether or not it finds conductors. :class:`LearnedConsensus` is a stacked model
-(Wolpert 1992): a logistic regression on each method's percentile rank in the pool (missing → 0.5) plus one
+(Wolpert 1992): a logistic regression on each method's percentile rank in the pool (missing → 0.5) — or its score
+standardised on the training rows (``inputs="zscore"``), or, for the classifier's probability, its log-odds
+(``inputs="logit"``; with ``inputs="logit_offset"`` those log-odds are a fixed offset at coefficient 1 and only the
+other weights are learned, so that shrinkage returns the classifier's own ranking) — plus one
 missingness indicator per method (1 when the method could not score the structure), fitted on the OBELiX
 training split (σ > 1e-4 S/cm) with *out-of-fold* inputs for the supervised methods (:mod:`sicnb.ledger.oof`).
 Its coefficients are the weights; they ship in ``sicnb/ledger/learned_consensus/weights.json`` with a card
@@ -14,7 +17,7 @@ the equal-weight consensus and the learned one. The learned consensus is evaluat
 cluster the stacker is fitted on the other clusters only, and its supervised inputs on those clusters are
 themselves out-of-fold within them (inner LOCO), so nothing it sees was fitted on the held-out labels.
 
-Why one module of ~460 lines: the stacker, its nested LOCO evaluation and the evidence tables must use the
+Why one module of ~530 lines: the stacker, its nested LOCO evaluation and the evidence tables must use the
 same stacking features; keeping them together keeps the evaluation honest to the model that ships.
 """
 from __future__ import annotations
@@ -31,13 +34,44 @@ from sicnb.errors import ParameterError
 from sicnb.ledger.stats import consensus_scores, percentile_ranks
 
 __all__ = [
-    "LEARNED_CONSENSUS_DIR", "LearnedConsensus", "stack_features", "load_learned_consensus", "learned_consensus_scores",
+    "LEARNED_CONSENSUS_DIR", "INPUTS", "PROBABILITY_METHODS", "LearnedConsensus", "stack_features", "logit_features",
+    "load_learned_consensus", "learned_consensus_scores",
     "roc_auc", "LocoEvidence", "loco_evidence", "evidence_table", "shipped_evidence", "shipped_oof_scores",
     "apply_learned_consensus", "method_evidence", "rank_evidence", "attach_evidence", "enrichment_curves",
 ]
 
 LEARNED_CONSENSUS_DIR = Path(__file__).with_name("learned_consensus")
 FORMAT = "sicnb-ledger-consensus/1"
+#: the stacker's input choices (``LearnedConsensus.inputs``)
+INPUTS = ("percentile", "zscore", "logit", "logit_offset")
+#: ledger methods whose oriented score is a probability P(σ > 1e-4 S/cm); with ``inputs="logit"`` they enter the
+#: stacker as their log-odds (the classifier's P_SI)
+PROBABILITY_METHODS = ("classify",)
+#: probabilities are clipped to [ε, 1 − ε] before the logit
+LOGIT_EPS = 1e-6
+
+
+def logit_features(scores: pd.DataFrame, methods: Sequence[str], center: Mapping[str, float], scale: Mapping[str, float],
+                   logit_methods: Sequence[str]) -> pd.DataFrame:
+    """Stacker inputs for ``inputs="logit"``: a method of ``logit_methods`` (a probability, e.g. the classifier's
+    out-of-fold P_SI) enters as ``<m>.logit`` = logit(clip(p, ε, 1 − ε)) − ``center`` (the training mean log-odds; unit
+    scale, so its coefficient is log-odds per log-odds), every other method as ``<m>.zscore`` (:func:`zscore_features`);
+    0 where missing, plus ``<m>.missing``. A calibrated probability fed alone is reproduced with coefficient 1: the
+    stacker then starts from that method's own ranking and departs from it only as far as the others earn (stacked
+    generalization, Wolpert 1992; logistic recalibration of a probability, Cox 1958)."""
+    lm = set(logit_methods)
+    z = zscore_features(scores, [m for m in methods if m not in lm], center, scale)
+    s = scores.reindex(columns=list(methods))
+    out = {}
+    for m in methods:
+        if m in lm:
+            p = pd.to_numeric(s[m], errors="coerce").clip(LOGIT_EPS, 1 - LOGIT_EPS)
+            v = np.log(p / (1 - p)) - float(center.get(m, 0.0))
+            out[f"{m}.logit"] = v.fillna(0.0)
+            out[f"{m}.missing"] = v.isna().astype(float)
+        else:
+            out[f"{m}.zscore"], out[f"{m}.missing"] = z[f"{m}.zscore"], z[f"{m}.missing"]
+    return pd.DataFrame(out, index=scores.index)
 
 
 def zscore_features(scores: pd.DataFrame, methods: Sequence[str], center: Mapping[str, float],
@@ -67,6 +101,29 @@ def stack_features(scores: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame
     return pd.DataFrame(out, index=scores.index)
 
 
+def _fit_with_offset(X: pd.DataFrame, y: np.ndarray, offset_features: Sequence[str], C: float) -> tuple[list[float], float]:
+    """Logistic regression with the ``offset_features`` entering at coefficient 1 (not fitted, not penalised): minimises
+    C·Σ log-loss(y, offset + Xw + b) + ½‖w‖² (sklearn's L2 objective; intercept unpenalised) with L-BFGS. Returns the
+    coefficients in ``X``'s column order (1.0 for the offsets) and the intercept."""
+    from scipy.optimize import minimize
+
+    off = X[list(offset_features)].sum(axis=1).to_numpy(float) if offset_features else np.zeros(len(X))
+    free = [c for c in X.columns if c not in set(offset_features)]
+    A = X[free].to_numpy(float)
+    yy = np.asarray(y, float)
+
+    def f(theta):
+        w, b = theta[:-1], theta[-1]
+        z = off + A @ w + b
+        loss = np.logaddexp(0.0, z) - yy * z
+        g = 1.0 / (1.0 + np.exp(-z)) - yy
+        return C * loss.sum() + 0.5 * w @ w, np.append(C * (A.T @ g) + w, C * g.sum())
+
+    res = minimize(f, np.zeros(A.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    w = dict(zip(free, res.x[:-1]))
+    return [1.0 if c in set(offset_features) else float(w[c]) for c in X.columns], float(res.x[-1])
+
+
 @dataclass
 class LearnedConsensus:
     """Logistic regression on :func:`stack_features` (L2, ``C``); ``coef`` in feature order, ``card`` = provenance."""
@@ -76,38 +133,75 @@ class LearnedConsensus:
     coef: list[float] = field(default_factory=list)
     intercept: float = 0.0
     card: dict[str, Any] = field(default_factory=dict)
-    #: ``"percentile"`` (pool percentile ranks) or ``"zscore"`` (oriented scores standardised with training statistics)
+    #: ``"percentile"`` (pool percentile ranks), ``"zscore"`` (oriented scores standardised with training statistics)
+    #: or ``"logit"`` (the probability methods, :data:`PROBABILITY_METHODS`, as log-odds; the others as z-scores);
+    #: ``"logit_offset"``: the same features, but the log-odds enter with coefficient fixed to 1 (an offset, not
+    #: penalised) and only the other weights are learned (L2 shrinks them towards the probability method alone)
     inputs: str = "percentile"
     center: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
+    #: with ``inputs="logit"``: the methods fed as log-odds (default: those of ``methods`` in :data:`PROBABILITY_METHODS`)
+    logit_methods: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs not in INPUTS:
+            raise ParameterError(f"inputs={self.inputs!r}: use one of {', '.join(INPUTS)}")
+        if self.logit_inputs and self.logit_methods is None:
+            self.logit_methods = [m for m in self.methods if m in PROBABILITY_METHODS]
+        if not self.logit_inputs:
+            self.logit_methods = []
+
+    @property
+    def logit_inputs(self) -> bool:
+        return self.inputs in ("logit", "logit_offset")
 
     @property
     def value_feature(self) -> str:
-        return "zscore" if self.inputs == "zscore" else "percentile"
+        """Name of the value column in :meth:`weights` (``<value_feature>_weight``); ``"value"`` for logit inputs,
+        whose value feature differs per method (:meth:`value_feature_of`)."""
+        return {"zscore": "zscore", "logit": "value", "logit_offset": "value"}.get(self.inputs, "percentile")
+
+    def value_feature_of(self, method: str) -> str:
+        """The stacked value feature of ``method``: ``percentile``, ``zscore`` or ``logit``."""
+        if self.logit_inputs:
+            return "logit" if method in (self.logit_methods or []) else "zscore"
+        return self.value_feature
 
     @property
     def features(self) -> list[str]:
-        return [f"{m}.{k}" for m in self.methods for k in (self.value_feature, "missing")]
+        return [f"{m}.{k}" for m in self.methods for k in (self.value_feature_of(m), "missing")]
 
     def _features(self, scores: pd.DataFrame) -> pd.DataFrame:
         if self.inputs == "zscore":
             return zscore_features(scores, self.methods, self.center, self.scale)
+        if self.logit_inputs:
+            return logit_features(scores, self.methods, self.center, self.scale, self.logit_methods or [])
         return stack_features(scores, self.methods)
 
     def fit(self, scores: pd.DataFrame, y: pd.Series) -> "LearnedConsensus":
         """Fit on oriented scores (rows = labelled structures) and 0/1 labels ``y`` (same index)."""
         from sklearn.linear_model import LogisticRegression
 
-        if self.inputs not in ("percentile", "zscore"):
-            raise ParameterError(f"inputs={self.inputs!r}: use 'percentile' or 'zscore'")
-        if self.inputs == "zscore":
+        if self.inputs not in INPUTS:
+            raise ParameterError(f"inputs={self.inputs!r}: use one of {', '.join(INPUTS)}")
+        if self.inputs in ("zscore", "logit", "logit_offset"):
             s = scores.reindex(columns=self.methods).apply(pd.to_numeric, errors="coerce")
             self.center = {m: float(s[m].mean()) if s[m].notna().any() else 0.0 for m in self.methods}
             self.scale = {m: float(s[m].std()) if s[m].notna().sum() > 1 and s[m].std() > 0 else 1.0 for m in self.methods}
+            for m in self.logit_methods or []:
+                p = s[m].clip(LOGIT_EPS, 1 - LOGIT_EPS)
+                if ((s[m] < 0) | (s[m] > 1)).any():
+                    raise ParameterError(f"inputs='logit': {m} scores must be probabilities in [0, 1]")
+                lo = np.log(p / (1 - p))
+                self.center[m], self.scale[m] = (float(lo.mean()) if lo.notna().any() else 0.0), 1.0
         X = self._features(scores)
         yy = y.reindex(X.index).astype(int).to_numpy()
         if len(set(yy.tolist())) < 2:
             raise ParameterError(f"the learned consensus needs both classes among its {len(yy)} training structures")
+        if self.inputs == "logit_offset":
+            self.coef, self.intercept = _fit_with_offset(X[self.features], yy, [f"{m}.logit" for m in self.logit_methods or []],
+                                                         self.C)
+            return self
         lr = LogisticRegression(C=self.C, max_iter=2000).fit(X[self.features].to_numpy(float), yy)
         self.coef = [float(c) for c in lr.coef_[0]]
         self.intercept = float(lr.intercept_[0])
@@ -129,17 +223,21 @@ class LearnedConsensus:
         return self.decision(scores)["consensus"]
 
     def weights(self) -> pd.DataFrame:
-        """One row per method: percentile weight, missingness weight (log-odds per unit)."""
+        """One row per method: value weight (``percentile_weight``, ``zscore_weight``, or for logit inputs
+        ``value_weight`` with the feature in ``value_feature``), missingness weight (log-odds per unit)."""
         c = dict(zip(self.features, self.coef))
-        v = self.value_feature
-        return pd.DataFrame({"method": self.methods, f"{v}_weight": [c[f"{m}.{v}"] for m in self.methods],
-                             "missing_weight": [c[f"{m}.missing"] for m in self.methods]})
+        out = pd.DataFrame({"method": self.methods,
+                            f"{self.value_feature}_weight": [c[f"{m}.{self.value_feature_of(m)}"] for m in self.methods],
+                            "missing_weight": [c[f"{m}.missing"] for m in self.methods]})
+        if self.logit_inputs:
+            out.insert(1, "value_feature", [self.value_feature_of(m) for m in self.methods])
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "model": "logistic regression on percentile + missingness indicator per method",
+        return {"format": FORMAT, "model": f"logistic regression on per-method {self.inputs} inputs + missingness indicator",
                 "methods": list(self.methods), "features": self.features, "C": self.C, "coef": self.coef,
                 "intercept": self.intercept, "missing_percentile": 0.5, "inputs": self.inputs, "center": self.center,
-                "scale": self.scale, "card": self.card}
+                "scale": self.scale, "logit_methods": list(self.logit_methods or []), "card": self.card}
 
     def save(self, path: str | Path) -> Path:
         p = Path(path)
@@ -153,7 +251,8 @@ class LearnedConsensus:
             raise ParameterError(f"not a learned-consensus file (format {d.get('format')!r}, expected {FORMAT!r})")
         obj = cls(methods=list(d["methods"]), C=float(d["C"]), coef=[float(c) for c in d["coef"]],
                   intercept=float(d["intercept"]), card=dict(d.get("card", {})), inputs=str(d.get("inputs", "percentile")),
-                  center={k: float(v) for k, v in d.get("center", {}).items()}, scale={k: float(v) for k, v in d.get("scale", {}).items()})
+                  center={k: float(v) for k, v in d.get("center", {}).items()}, scale={k: float(v) for k, v in d.get("scale", {}).items()},
+                  logit_methods=list(d["logit_methods"]) if d.get("logit_methods") is not None else None)
         if obj.features != list(d["features"]) or len(obj.coef) != len(obj.features):
             raise ParameterError("learned-consensus file: features and coefficients do not match its methods")
         return obj
@@ -266,14 +365,16 @@ def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None 
 def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: pd.Series, folds: Mapping[int, pd.Series],
                   methods: Sequence[str] | None = None, C: float = 1.0, n_boot: int = 1000, inputs: str = "percentile",
                   extra_learners: Mapping[str, Callable[[], Any]] | None = None,
-                  log: Callable[[str], None] | None = None) -> LocoEvidence:
+                  log: Callable[[str], None] | None = None, also_inputs: Sequence[str] = ()) -> LocoEvidence:
     """Repeated-LOCO evidence for every method, the equal-weight and the learned consensus.
 
     ``unsupervised``: oriented scores (higher = better, NaN = not scored) of the label-free methods, one column each.
     ``supervised``: name → :class:`~sicnb.ledger.oof.SupervisedScorer` (refitted per fold). ``y``: 0/1 labels.
     ``folds``: seed → LOCO cluster per id. ``methods``: stacker inputs in order (default: all columns).
     ``extra_learners``: name → factory of an sklearn classifier fitted on the same stacked features and folds
-    (e.g. monotone gradient boosting), reported beside the logistic stacker.
+    (e.g. monotone gradient boosting), reported beside the logistic stacker. ``also_inputs``: further input choices of
+    the logistic stacker (:data:`INPUTS`) fitted on the same nested folds, reported as
+    ``learned consensus (logistic, <inputs> inputs)``; ``inputs`` is the one named ``learned consensus (logistic)``.
     """
     ids = list(y.index)
     unsup = unsupervised.reindex(ids)
@@ -293,6 +394,7 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
         preds = {f"single: {m}": pct[m] for m in S.columns}
         preds["equal-weight consensus"] = eq
         learned = pd.Series(np.nan, index=ids)
+        variants = {v: pd.Series(np.nan, index=ids) for v in also_inputs if v != inputs}
         extra = {k: pd.Series(np.nan, index=ids) for k in (extra_learners or {})}
         for k in sorted(pd.unique(fold)):
             held = fold.index[fold.eq(k)]
@@ -301,11 +403,14 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
             S_k = pd.concat([unsup, pd.concat([inner, sup.loc[held]])], axis=1).reindex(ids)
             yt = y.loc[train].astype(int)
             if yt.nunique() < 2:
-                learned.loc[held] = float(yt.mean())
+                for s_ in (learned, *variants.values(), *extra.values()):
+                    s_.loc[held] = float(yt.mean())
                 continue
             model = LearnedConsensus(methods, C=C, inputs=inputs).fit(S_k.loc[train], yt)
             # percentiles over the whole pool (label-free); predict the held-out cluster only
             learned.loc[held] = model.predict(S_k).loc[held]
+            for v, s_ in variants.items():
+                s_.loc[held] = LearnedConsensus(methods, C=C, inputs=v).fit(S_k.loc[train], yt).predict(S_k).loc[held]
             wrows += [{"seed": seed, "fold": int(k), "feature": f, "coef": c} for f, c in zip(model.features, model.coef)]
             if extra_learners:
                 X = stack_features(S_k, methods)
@@ -313,6 +418,8 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
                     est = make().fit(X.loc[train].to_numpy(float), yt.to_numpy())
                     extra[name].loc[held] = est.predict_proba(X.loc[held].to_numpy(float))[:, 1]
         preds["learned consensus (logistic)"] = learned
+        for v, s_ in variants.items():
+            preds[f"learned consensus (logistic, {v} inputs)"] = s_
         for name, s in extra.items():
             preds[f"learned consensus ({name})"] = s
         for name, s in preds.items():
@@ -323,7 +430,8 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
     oof = pd.concat(rows, ignore_index=True)
     metrics = evidence_table(oof, n_boot=n_boot)
     return LocoEvidence(oof, metrics, pd.DataFrame(cov), pd.DataFrame(wrows),
-                        {"seeds": [int(s) for s in folds], "methods": methods, "C": C, "n_boot": n_boot, "inputs": inputs})
+                        {"seeds": [int(s) for s in folds], "methods": methods, "C": C, "n_boot": n_boot, "inputs": inputs,
+                         "also_inputs": list(also_inputs)})
 
 
 # --- shipped evidence -------------------------------------------------------------------------------
@@ -367,9 +475,9 @@ def apply_learned_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFra
     t["consensus_equal_rank"] = equal["consensus_rank"]
     t["consensus_logit"] = lc["logit"]
     for m in model.methods:
-        t[f"{m}.consensus_contribution"] = lc[f"{m}.{model.value_feature}.contribution"] + lc[f"{m}.missing.contribution"]
+        t[f"{m}.consensus_contribution"] = lc[f"{m}.{model.value_feature_of(m)}.contribution"] + lc[f"{m}.missing.contribution"]
     ledger.consensus_settings.update({
-        "aggregation": "learned: logistic regression on method percentiles + missingness indicators (sicnb.ledger.consensus)",
+        "aggregation": f"learned: logistic regression on method {model.inputs} inputs + missingness indicators (sicnb.ledger.consensus)",
         "weights": model.weights().round(4).to_dict(orient="records"), "intercept": model.intercept,
         "weights_source": str(weights) if weights is not None else "shipped (sicnb/ledger/learned_consensus/weights.json)",
         "weights_methods_not_in_ledger": [m for m in model.methods if m not in scores.columns],
