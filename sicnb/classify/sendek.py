@@ -30,19 +30,15 @@ __all__ = ["sendek_features", "SENDEK_FEATURES", "sendek_model"]
 SENDEK_FEATURES = ("LLB", "SBI", "AFC", "LASD", "LLSD")
 
 
-def _majority(site):
-    return max(site.species.items(), key=lambda kv: kv[1])[0]
-
-
 def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_angstrom: float = 3.0,
                     anion_anion_angstrom: float = 4.0, search_angstrom: float = 6.0) -> dict:
     """The five Sendek features of one structure (see module docstring); distances in Å."""
     from sicnb.structure import site_charge_signs
+    from sicnb.structure.oxidation import majority_species
 
-    dec = structure
     signs, _ = site_charge_signs(structure)
     li_idx, anion_idx, cation_idx = [], [], []
-    for i, site in enumerate(dec):
+    for i, site in enumerate(structure):
         syms = {getattr(sp, "symbol", str(sp)) for sp in site.species}
         if mobile_ion in syms:
             li_idx.append(i)
@@ -56,8 +52,8 @@ def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_ang
         raise StructureError(f"{structure.composition.reduced_formula}: no anion sites (by oxidation state); Sendek features undefined")
     # (neighbour index, distance) per site from pymatgen's array neighbour list: the same pairs and distances as
     # get_all_neighbors, without building a PeriodicNeighbor object per pair (most of this function's cost)
-    centres, points, _, dists = dec.get_neighbor_list(search_angstrom)
-    neigh: list[list[tuple[int, float]]] = [[] for _ in range(len(dec))]
+    centres, points, _, dists = structure.get_neighbor_list(search_angstrom)
+    neigh: list[list[tuple[int, float]]] = [[] for _ in range(len(structure))]
     for c, j, d in zip(centres.tolist(), points.tolist(), dists.tolist()):
         neigh[c].append((j, d))
     li_set, an_set = set(li_idx), set(anion_idx)
@@ -76,10 +72,10 @@ def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_ang
         if not cand:
             continue
         dmin = min(d for _, d in cand)
-        xa = Element(getattr(_majority(dec[i]), "symbol", "X")).X
+        xa = Element(getattr(majority_species(structure[i]), "symbol", "X")).X
         for j, d in cand:
             if d <= 1.2 * dmin:
-                xb = Element(getattr(_majority(dec[j]), "symbol", "X")).X
+                xb = Element(getattr(majority_species(structure[j]), "symbol", "X")).X
                 if not (math.isnan(xa) or math.isnan(xb)):
                     ion.append(1.0 - math.exp(-((xa - xb) ** 2) / 4.0))
     sbi = float(np.mean(ion)) if ion else float("nan")

@@ -64,7 +64,7 @@ def conductivity_labels(pool: Dataset, include_censored: bool = True, use_laskow
     return table
 
 
-def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = -5.0) -> pd.DataFrame:
+def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = HIGH_SIGMA_LOG10) -> pd.DataFrame:
     """Per structure, from the *other* labelled members of its cluster: mean log10 σ (S/cm), count, and
     whether one of them is high-σ (> ``high_log10_sigma``). NaN mean when no other member is labelled."""
     lab = pd.to_numeric(log10_sigma.reindex(clusters.index), errors="coerce")

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from sicnb.cluster.labels import leave_one_out_cluster_scores  # noqa: F401  (re-exported: the ledger's users found it here)
 from sicnb.data import Dataset
 from sicnb.ledger.core import MethodAdapter, adapter_from_method, register_method
 
@@ -76,13 +77,6 @@ TOPOLOGY = _from_method("topology")
 
 
 # --- semi-supervised Ward clustering (notebook 02): declared in sicnb/cluster/method.py (a TableMethod) --
-
-def leave_one_out_cluster_scores(clusters: pd.Series, log10_sigma: pd.Series, high_log10_sigma: float = -5.0) -> pd.DataFrame:
-    """:func:`sicnb.cluster.labels.leave_one_out_cluster_scores` (re-exported here, where the ledger's users found it)."""
-    from sicnb.cluster.labels import leave_one_out_cluster_scores as loo
-
-    return loo(clusters, log10_sigma, high_log10_sigma)
-
 
 CLUSTER = _from_method("cluster")
 

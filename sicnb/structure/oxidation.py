@@ -9,7 +9,7 @@ from pymatgen.core import Element, Species, Structure
 
 from sicnb.errors import ParameterError, StructureError
 
-__all__ = ["assign_oxidation_states", "element_sign", "site_charge_signs", "unambiguous_anion"]
+__all__ = ["assign_oxidation_states", "element_sign", "site_charge_signs", "unambiguous_anion", "majority_species"]
 
 #: anion formers used by the last-resort fallback; the secondary ones only when no primary one is present
 PRIMARY_ANIONS = {"N", "O", "F", "S", "Cl", "Se", "Br", "Te", "I"}
@@ -135,6 +135,11 @@ def unambiguous_anion(composition) -> str | None:
     return formers[0].symbol
 
 
+def majority_species(site):
+    """The species with the largest occupancy of a (possibly disordered) site."""
+    return max(site.species.items(), key=lambda kv: kv[1])[0]
+
+
 def site_charge_signs(structure: Structure) -> tuple[list[int], str]:
     """(sign of the charge of each site's majority species: −1 anion, +1 cation, 0 neutral; the method used).
 
@@ -143,10 +148,7 @@ def site_charge_signs(structure: Structure) -> tuple[list[int], str]:
     microseconds); otherwise from :func:`assign_oxidation_states` (bond valence, ~0.07 s per structure, then its
     fallbacks). On the 247 OBELiX training structures both routes give the same anion sites for every structure.
     """
-    def majority(site):
-        return max(site.species.items(), key=lambda kv: kv[1])[0]
-
-    species = [majority(site) for site in structure]
+    species = [majority_species(site) for site in structure]
     if all(isinstance(sp, Species) and sp.oxi_state is not None for site in structure for sp in site.species):
         return [int((sp.oxi_state > 0) - (sp.oxi_state < 0)) for sp in species], "given"
     anion = unambiguous_anion(structure.composition.remove_charges())
@@ -155,6 +157,6 @@ def site_charge_signs(structure: Structure) -> tuple[list[int], str]:
     dec, how = assign_oxidation_states(structure)
     signs = []
     for site in dec:
-        q = getattr(majority(site), "oxi_state", 0) or 0
+        q = getattr(majority_species(site), "oxi_state", 0) or 0
         signs.append(int((q > 0) - (q < 0)))
     return signs, how
