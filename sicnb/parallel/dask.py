@@ -3,14 +3,23 @@ from __future__ import annotations
 
 import os
 
-from sicnb.parallel.sandbox import _lost_entry, _safe_call, _sandboxed_call
+from sicnb.parallel.sandbox import UNSET_WORKER_ENVIRON, _lost_entry, _safe_call, _sandboxed_call
+
 
 def local_client(n_workers: int | None = None, threads_per_worker: int = 1, **kwargs):
-    """A Dask ``Client`` on a local process cluster (close it, or use it as a context manager)."""
+    """A Dask ``Client`` on a local process cluster (close it, or use it as a context manager).
+
+    The workers are spawned without the variables in :data:`UNSET_WORKER_ENVIRON`; the one-thread settings of
+    Dask's ``distributed.nanny.pre-spawn-environ`` (``OMP_NUM_THREADS=1`` ...) are kept.
+    """
+    import dask
     from dask.distributed import Client, LocalCluster
 
     n = n_workers or max(1, (os.cpu_count() or 2))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True, dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs)
+    unset = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in UNSET_WORKER_ENVIRON}
+    with dask.config.set(unset):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
+                               dashboard_address=kwargs.pop("dashboard_address", ":0"), **kwargs)
     return Client(cluster)
 
 

@@ -55,6 +55,15 @@ def _safe_call(func: Callable, structure_dict: dict, params: dict, checks: dict 
     return _finish(entry, cache_root, key)
 
 
+#: environment variables Dask's nanny sets before it spawns a worker that sicnb's workers (and
+#: sandbox processes) must not inherit:
+#: ``MALLOC_TRIM_THRESHOLD_=65536`` (Dask's default, to hand freed memory back to the OS) also switches off
+#: glibc's dynamic mmap threshold, so every large tensor allocation becomes a fresh mmap + page faults. The
+#: M3GNet PES scan of a 24-site cell ran 2.2x slower in a Dask worker than in a plain process because of it
+#: (bench/RESULTS.md, "ledger wall time on a 70-structure directory").
+UNSET_WORKER_ENVIRON = ("MALLOC_TRIM_THRESHOLD_",)
+
+
 # --- sandbox processes: one item at a time, killed when it runs past its time limit -------------------
 
 _HEADER = struct.Struct("!Q")
@@ -140,8 +149,9 @@ class _Sandbox:
 
     def _start(self) -> None:
         code = "from sicnb.parallel.sandbox import _sandbox_main; _sandbox_main()"
+        env = {k: v for k, v in os.environ.items() if k not in UNSET_WORKER_ENVIRON}  # e.g. in a `dask worker` process
         self.proc = subprocess.Popen([sys.executable, "-c", code, str(os.getpid()), json.dumps(sys.path)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, close_fds=True)
+                                     stdout=subprocess.PIPE, close_fds=True, env=env)
         try:
             _read_exact(self.proc.stdout.fileno(), _HEADER.size, time.monotonic() + self.start_timeout)
         except (_SandboxTimeout, _SandboxLost):
