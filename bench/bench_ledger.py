@@ -69,10 +69,11 @@ def _evidence(args, ship: bool) -> int:
     y = labels["y"].astype(int)
     print(f"OBELiX train: {len(y)} labelled structures, prevalence {y.mean():.3f}; LOCO clusters per seed "
           f"{ {s: int(f.nunique()) for s, f in folds.items()} } [{time.perf_counter() - t:.0f} s]", flush=True)
-    led = _unsupervised(ds, ledger_labels, cache, args.unsupervised, args.workers, "pes" in args.unsupervised, args.timeout,
+    label_free = [*args.unsupervised, *[m for m in args.evidence_only if m not in args.unsupervised]]
+    led = _unsupervised(ds, ledger_labels, cache, label_free, args.workers, "pes" in label_free, args.timeout,
                         tuple(args.cache_only))
-    unsup = led.scores(methods=args.unsupervised).reindex(y.index)
-    for m in args.unsupervised:
+    unsup = led.scores(methods=label_free).reindex(y.index)
+    for m in label_free:
         err = led.table[f"{m}.error"]
         print(f"  {m}: {int(unsup[m].notna().sum())}/{len(y)} scored; reasons: "
               f"{err[err.ne('')].str.slice(0, 70).value_counts().head(4).to_dict()}", flush=True)
@@ -134,6 +135,7 @@ def _evidence(args, ship: bool) -> int:
                      f"{ {int(s): int(f.nunique()) for s, f in folds.items()} }; the stacker's evaluation is nested",
             "metrics": json.loads(m.round(4).to_json(orient="records")),
             "best_single_method": best,
+            "evidence_only": [m for m in args.evidence_only if m not in args.unsupervised],
             "acceptance_target_met": bool(learned["auc_pr"] >= target),
             "command": "python bench/bench_ledger.py " + " ".join(sys.argv[1:]),
             "method_params": {r["name"]: json.loads(r["params"]) for _, r in led.methods.iterrows()}
@@ -177,7 +179,11 @@ def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> No
              "the default, `consensus=\"equal\"`, is the equal-weight mean percentile (normalised Borda)." % (
                  model.C, value, "0.5" if model.inputs == "percentile" else "0"), "",
              f"- **Data**: {c['data']}", f"- **Inputs**: {c['inputs']}", f"- **Folds**: {c['folds']}",
-             f"- **Command**: `{c['command']}`", "", "## Weights (log-odds per unit)", "",
+             f"- **Command**: `{c['command']}`",
+             *([f"- **Evidence only**: {', '.join(c['evidence_only'])} — scored as single methods below (their rows are the "
+                "ledger's evidence for them) but not inputs of the stacker or of the equal-weight consensus row"]
+               if c.get("evidence_only") else []),
+             "", "## Weights (log-odds per unit)", "",
              model.weights().round(3).to_markdown(index=False), f"\nintercept {model.intercept:.3f}", "",
              "## Repeated-LOCO evidence (pooled out-of-fold, mean over seeds, 95 % bootstrap CI)", "",
              m[["model", "auc_pr", "auc_pr_lo", "auc_pr_hi", "roc_auc", "roc_auc_lo", "roc_auc_hi", "prevalence",
@@ -218,7 +224,11 @@ def main(argv=None) -> int:
         p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
         p.add_argument("--n-boot", type=int, default=1000)
         p.add_argument("--C", type=float, default=1.0, help="L2 strength of the logistic stacker (fixed a priori)")
-        p.add_argument("--unsupervised", nargs="+", default=["topology", "bvse", "htvs"])
+        p.add_argument("--unsupervised", nargs="+", default=["topology", "bvse", "htvs"],
+                       help="label-free methods that enter the stackers and the equal-weight consensus")
+        p.add_argument("--evidence-only", nargs="*", default=[],
+                       help="label-free methods scored as single methods only (their LOCO evidence row), kept out of the "
+                            "stackers and the equal-weight consensus")
         p.add_argument("--workers", type=int, default=1)
         p.add_argument("--inputs", choices=("percentile", "zscore", "logit", "logit_offset"), default="percentile",
                        help="stacker inputs: pool percentile ranks, oriented scores standardised on the training rows, "

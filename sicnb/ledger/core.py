@@ -296,7 +296,7 @@ def build_ledger(
         P(σ > 1e-4 S/cm) of the stacked model shipped in ``sicnb/ledger/learned_consensus`` (or ``consensus_weights``,
         a weights.json path), with the equal-weight mean percentile kept as ``consensus_equal``
         (:mod:`sicnb.ledger.consensus`). Equal weights are the default because they generalize at least as well on
-        repeated leave-one-cluster-out (OBELiX train, 3 seeds: pooled AUC-PR 0.512 vs 0.497, ROC-AUC 0.740 vs 0.615;
+        repeated leave-one-cluster-out (OBELiX train, 3 seeds: pooled AUC-PR 0.542 vs 0.497, ROC-AUC 0.747 vs 0.594;
         the learned weights' card). The PES cascade's shortlist always comes from the equal-weight consensus.
     """
     if consensus not in ("learned", "equal"):
