@@ -69,7 +69,8 @@ def _evidence(args, ship: bool) -> int:
     y = labels["y"].astype(int)
     print(f"OBELiX train: {len(y)} labelled structures, prevalence {y.mean():.3f}; LOCO clusters per seed "
           f"{ {s: int(f.nunique()) for s, f in folds.items()} } [{time.perf_counter() - t:.0f} s]", flush=True)
-    label_free = [*args.unsupervised, *[m for m in args.evidence_only if m not in args.unsupervised]]
+    evidence_only = [m for m in args.evidence_only if m not in args.unsupervised]
+    label_free = [*args.unsupervised, *evidence_only]
     led = _unsupervised(ds, ledger_labels, cache, label_free, args.workers, "pes" in label_free, args.timeout,
                         tuple(args.cache_only))
     unsup = led.scores(methods=label_free).reindex(y.index)
@@ -135,7 +136,7 @@ def _evidence(args, ship: bool) -> int:
                      f"{ {int(s): int(f.nunique()) for s, f in folds.items()} }; the stacker's evaluation is nested",
             "metrics": json.loads(m.round(4).to_json(orient="records")),
             "best_single_method": best,
-            "evidence_only": [m for m in args.evidence_only if m not in args.unsupervised],
+            "evidence_only": evidence_only,
             "acceptance_target_met": bool(learned["auc_pr"] >= target),
             "command": "python bench/bench_ledger.py " + " ".join(sys.argv[1:]),
             "method_params": {r["name"]: json.loads(r["params"]) for _, r in led.methods.iterrows()}

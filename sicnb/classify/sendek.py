@@ -33,8 +33,7 @@ SENDEK_FEATURES = ("LLB", "SBI", "AFC", "LASD", "LLSD")
 def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_angstrom: float = 3.0,
                     anion_anion_angstrom: float = 4.0, search_angstrom: float = 6.0) -> dict:
     """The five Sendek features of one structure (see module docstring); distances in Å."""
-    from sicnb.structure import site_charge_signs
-    from sicnb.structure.oxidation import majority_species
+    from sicnb.structure import majority_species, site_charge_signs
 
     signs, _ = site_charge_signs(structure)
     li_idx, anion_idx, cation_idx = [], [], []
@@ -66,16 +65,23 @@ def sendek_features(structure: Structure, mobile_ion: str = "Li", li_li_bond_ang
     lasd = np.mean([nearest(i, an_set) for i in li_idx])
     llsd = np.mean([nearest(i, li_set) for i in li_idx])
     afc = np.mean([sum(1 for j, d in neigh[i] if j in an_set and d <= anion_anion_angstrom) for i in anion_idx])
+    chi: dict[int, float] = {}  # Pauling electronegativity of a site's majority species, once per site
+
+    def electronegativity(k: int) -> float:
+        if k not in chi:
+            chi[k] = Element(getattr(majority_species(structure[k]), "symbol", "X")).X
+        return chi[k]
+
     ion = []
     for i in cation_idx:
         cand = [(j, d) for j, d in neigh[i] if j in an_set]
         if not cand:
             continue
         dmin = min(d for _, d in cand)
-        xa = Element(getattr(majority_species(structure[i]), "symbol", "X")).X
+        xa = electronegativity(i)
         for j, d in cand:
             if d <= 1.2 * dmin:
-                xb = Element(getattr(majority_species(structure[j]), "symbol", "X")).X
+                xb = electronegativity(j)
                 if not (math.isnan(xa) or math.isnan(xb)):
                     ion.append(1.0 - math.exp(-((xa - xb) ** 2) / 4.0))
     sbi = float(np.mean(ion)) if ion else float("nan")
