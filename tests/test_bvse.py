@@ -7,6 +7,8 @@ from pymatgen.core import Lattice, Structure
 from sicnb.bvse import bvse_barriers
 from sicnb.errors import StructureError
 
+from conftest import needs_shared
+
 
 def test_lifepo4_one_dimensional_barrier(lifepo4):
     r = bvse_barriers(lifepo4)
@@ -35,3 +37,16 @@ def test_bvse_needs_the_mobile_ion():
     nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     with pytest.raises(StructureError, match="contains no Li"):
         bvse_barriers(nacl)
+
+
+
+@needs_shared
+def test_bvse_scores_a_refined_non_integer_composition():
+    """OBELiX obelix:7ek (Li14.8Ge3.4W0.6O16, partial occupancies, composition neutral but not integer) was refused as
+    "only guessed by sign"; charge balance now gives it formal charges and a barrier (0.53 eV on 0.2 Å, 2 s)."""
+    from test_structure import _obelix_cif
+
+    r = bvse_barriers(_obelix_cif("7ek"))
+    assert r["oxidation_method"] == "balance" and r["ordered_approximant"]
+    assert r["E_a_1D"] == pytest.approx(0.527, abs=0.03)
+    assert r["percolates_3D"]

@@ -12,8 +12,9 @@ Barriers above ``encut_eV`` are reported as ``inf`` by bvlain and become NaN her
 
 Disordered structures are replaced by their majority-species ordered approximant
 (:func:`sicnb.cluster.approximant.majority_ordered`); oxidation states come from
-:func:`sicnb.structure.assign_oxidation_states` (bond-valence analysis, else ICSD-statistics guess;
-a sign-only guess is refused). ``ordered_approximant`` in the result says when the approximation
+:func:`sicnb.structure.assign_oxidation_states` with ``fractional=True`` (bond-valence analysis, else the
+ICSD-statistics guess, else per-element states that neutralise the refined, non-integer composition —
+``oxidation_method = "balance"``; a sign-only guess is refused). ``ordered_approximant`` in the result says when the approximation
 was used.
 """
 from __future__ import annotations
@@ -60,10 +61,11 @@ def bvse_barriers(
 
     if mobile_ion not in {e.symbol for e in structure.composition.elements}:
         raise StructureError(f"{structure.composition.reduced_formula} contains no {mobile_ion}; BVSE needs the mobile ion")
-    decorated, method = assign_oxidation_states(structure)
+    decorated, method = assign_oxidation_states(structure, fractional=True)
     if method == "sign":
         raise StructureError(
-            f"{structure.composition.reduced_formula}: oxidation states could only be guessed by sign; "
+            f"{structure.composition.reduced_formula}: oxidation states could only be guessed by sign "
+            "(no bond-valence, ICSD-statistics or charge-balanced assignment within 2 %); "
             "BVSE needs formal charges — decorate the structure with oxidation states first"
         )
     ordered = majority_ordered(decorated, min_occupancy=min_occupancy)
@@ -110,4 +112,4 @@ def bvse_barriers(
     return out
 
 
-bvse_barriers.cache_version = 2  # type: ignore[attr-defined]
+bvse_barriers.cache_version = 3  # 3: charge-balanced states for refined non-integer compositions  # type: ignore[attr-defined]

@@ -72,15 +72,82 @@ def _composition_guess(s: Structure, max_sites: int) -> Structure | None:
     return t
 
 
-def assign_oxidation_states(structure: Structure, max_sites: int = -50, prefer: str = "bv") -> tuple[Structure, str]:
+#: largest net charge of a fractional balance, as a fraction of the total anion charge (refined occupancies are rarely
+#: exactly neutral: Li20.4Si2Sn0.5P3.5S24 is off by 0.1 e in 48)
+BALANCE_TOLERANCE = 0.02
+
+
+@lru_cache(maxsize=4096)
+def _balance_by_formula(amounts: tuple[tuple[str, float], ...], tolerance: float) -> tuple[tuple[str, int], ...] | None:
+    """Integer oxidation states, one per element, that neutralise a (possibly non-integer) composition.
+
+    Each element keeps the sign of :func:`element_sign`; its magnitude is one of the element's common or ICSD
+    oxidation states of that sign (pymatgen ``Element.common_oxidation_states`` ∪ ``icsd_oxidation_states``).
+    The combination with the smallest net charge wins, ties going to the one with fewest non-common states, then
+    to the order in which pymatgen lists them; it is accepted when ``|net| ≤ tolerance × total anion charge``.
+    """
+    import itertools
+
+    from pymatgen.core import Composition
+
+    comp = Composition(dict(amounts))
+    options = []
+    for symbol, _ in amounts:
+        sign = element_sign(symbol, comp)
+        el = Element(symbol)
+        if sign == 0:
+            options.append([(0, 0)])
+            continue
+        common = [q for q in el.common_oxidation_states if q * sign > 0]
+        rare = [q for q in el.icsd_oxidation_states if q * sign > 0 and q not in common]
+        states = [(q, 0) for q in common] + [(q, 1) for q in rare]
+        if not states:
+            return None
+        options.append(states)
+    best, best_key = None, None
+    amount = [x for _, x in amounts]
+    for combo in itertools.product(*options):
+        net = sum(a * q for a, (q, _) in zip(amount, combo))
+        key = (round(abs(net), 6), sum(r for _, r in combo))
+        if best_key is None or key < best_key:
+            best, best_key = combo, key
+    if best is None:
+        return None
+    anion_charge = sum(-a * q for a, (q, _) in zip(amount, best) if q < 0)
+    if anion_charge <= 0 or best_key[0] > tolerance * anion_charge:
+        return None
+    return tuple((symbol, int(q)) for (symbol, _), (q, _) in zip(amounts, best))
+
+
+def _fractional_balance(s: Structure, tolerance: float = BALANCE_TOLERANCE) -> Structure | None:
+    comp = s.composition.remove_charges()
+    amounts = tuple(sorted((e.symbol, round(float(x), 6)) for e, x in comp.items()))
+    states = _balance_by_formula(amounts, tolerance)
+    if states is None:
+        return None
+    t = s.copy()
+    t.add_oxidation_state_by_element(dict(states))
+    return t
+
+
+def assign_oxidation_states(structure: Structure, max_sites: int = -50, prefer: str = "bv",
+                            fractional: bool = False) -> tuple[Structure, str]:
     """Return (a copy decorated with oxidation states, the method used).
 
     Chain: (1) oxidation states already present → kept (``"given"``); (2) pymatgen's
     bond-valence analyser (ordered structures; ``"bv"``); (3) ``Composition.oxi_state_guesses``
     (charge-balanced guesses from ICSD statistics; a non-integer disordered composition is first scaled
     by the smallest k ≤ 12 bringing all amounts within 0.3 of integers, then rounded; ``"guess"``);
+    (3b) only with ``fractional=True``: per-element integer states that neutralise the composition as it is, with
+    non-integer amounts (refined partial occupancies such as Li1.3Al0.3Ti1.7(PO4)3), each element keeping the
+    sign of :func:`element_sign` and taking a common or ICSD state of that sign, net charge within
+    ``BALANCE_TOLERANCE`` (2 %) of the anion charge (``"balance"``; the signs are those of step 4, so sign-only
+    consumers see no change);
     (4) sign-only fallback from :func:`element_sign` with charges ±1 (``"sign"``), used only for the
     cation/anion/neutral categories of structure simplifications.
+
+    ``fractional`` is off by default so that the inputs of the shipped cluster, classify and PES-ordering models
+    stay those they were fitted on; BVSE (:func:`sicnb.bvse.bvse_barriers`) turns it on.
 
     ``prefer="guess"`` swaps (2) and (3): the composition guess (cached per formula) costs about
     0.003 s per structure against 0.07 s for the bond-valence analysis, and gives every element the
@@ -102,7 +169,10 @@ def assign_oxidation_states(structure: Structure, max_sites: int = -50, prefer: 
             return BVAnalyzer().get_oxi_state_decorated_structure(s)
 
     chain = [("bv", bond_valence), ("guess", lambda: _composition_guess(s, max_sites))]
-    for how, assign in (chain if prefer == "bv" else chain[::-1]):
+    chain = chain if prefer == "bv" else chain[::-1]
+    if fractional:
+        chain.append(("balance", lambda: _fractional_balance(s)))
+    for how, assign in chain:
         try:
             t = assign()
         except Exception:  # noqa: BLE001 - next fallback
