@@ -182,7 +182,8 @@ def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> No
              f"- **Data**: {c['data']}", f"- **Inputs**: {c['inputs']}", f"- **Folds**: {c['folds']}",
              f"- **Command**: `{c['command']}`",
              *([f"- **Evidence only**: {', '.join(c['evidence_only'])} — scored as single methods below (their rows are the "
-                "ledger's evidence for them) but not inputs of the stacker or of the equal-weight consensus row"]
+                "ledger's evidence for them) but not inputs of the stacker or of the equal-weight consensus row; the row "
+                "`equal-weight consensus (every method)` averages them too, as the ledger's default consensus does"]
                if c.get("evidence_only") else []),
              "", "## Weights (log-odds per unit)", "",
              model.weights().round(3).to_markdown(index=False), f"\nintercept {model.intercept:.3f}", "",
@@ -229,7 +230,7 @@ def main(argv=None) -> int:
                        help="label-free methods that enter the stackers and the equal-weight consensus")
         p.add_argument("--evidence-only", nargs="*", default=[],
                        help="label-free methods scored as single methods only (their LOCO evidence row), kept out of the "
-                            "stackers and the equal-weight consensus")
+                            "stackers and the equal-weight consensus row (the 'every method' row averages them too)")
         p.add_argument("--workers", type=int, default=1)
         p.add_argument("--inputs", choices=("percentile", "zscore", "logit", "logit_offset"), default="percentile",
                        help="stacker inputs: pool percentile ranks, oriented scores standardised on the training rows, "

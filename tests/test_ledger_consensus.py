@@ -320,3 +320,23 @@ def test_the_ledger_applies_logit_weights_from_a_file(tmp_path):
     assert t.loc["pymatgen:LiFePO4", "topology.consensus_contribution"] == pytest.approx(0.1)  # missing weight only
     assert "logit_offset" in led.consensus_settings["aggregation"] and t["consensus"].between(0, 1).all()
     assert weights_figure(model.weights()) is not None
+
+
+def test_evidence_only_methods_enter_the_every_method_equal_row_only():
+    """Methods outside ``methods`` are scored as singles and averaged only in ``equal-weight consensus (every
+    method)``, which must equal the ledger's own equal-weight consensus of all of them (mean percentile, 0.5 if missing)."""
+    from sicnb.ledger.stats import consensus_scores
+
+    rng = np.random.default_rng(3)
+    ids = [f"s{i:02d}" for i in range(40)]
+    y = pd.Series([1, 0] * 20, index=ids)
+    unsup = pd.DataFrame({"a": y + rng.normal(0, 1, 40), "b": rng.normal(size=40), "c": rng.normal(size=40)}, index=ids)
+    unsup.loc[ids[:10], "c"] = np.nan
+    folds = {0: pd.Series(np.arange(40) % 4, index=ids)}
+    ev = loco_evidence(unsup, {}, y, folds, methods=["a", "b"], n_boot=20, inputs="zscore")
+    wide = ev.oof.pivot_table(index="id", columns="model", values="score")
+    assert "single: c" in wide and "equal-weight consensus (every method)" in wide
+    np.testing.assert_allclose(wide["equal-weight consensus"], consensus_scores(unsup[["a", "b"]])["consensus"].loc[wide.index])
+    np.testing.assert_allclose(wide["equal-weight consensus (every method)"], consensus_scores(unsup)["consensus"].loc[wide.index])
+    ev2 = loco_evidence(unsup[["a", "b"]], {}, y, folds, n_boot=20, inputs="zscore")
+    assert "equal-weight consensus (every method)" not in set(ev2.oof["model"])  # nothing extra: no extra row

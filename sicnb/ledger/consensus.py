@@ -375,6 +375,9 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
     (e.g. monotone gradient boosting), reported beside the logistic stacker. ``also_inputs``: further input choices of
     the logistic stacker (:data:`INPUTS`) fitted on the same nested folds, reported as
     ``learned consensus (logistic, <inputs> inputs)``; ``inputs`` is the one named ``learned consensus (logistic)``.
+    ``equal-weight consensus`` averages the ``methods``; when ``unsupervised``/``supervised`` hold further methods
+    (scored as single methods only), ``equal-weight consensus (every method)`` averages all of them, as the ledger's
+    default consensus does.
     """
     ids = list(y.index)
     unsup = unsupervised.reindex(ids)
@@ -393,6 +396,8 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
         eq = consensus_scores(S[[m for m in methods if m in S]], missing="neutral")["consensus"]
         preds = {f"single: {m}": pct[m] for m in S.columns}
         preds["equal-weight consensus"] = eq
+        if set(S.columns) - set(methods):  # evidence-only methods present: the ledger's default averages them too
+            preds["equal-weight consensus (every method)"] = consensus_scores(S, missing="neutral")["consensus"]
         learned = pd.Series(np.nan, index=ids)
         variants = {v: pd.Series(np.nan, index=ids) for v in also_inputs if v != inputs}
         extra = {k: pd.Series(np.nan, index=ids) for k in (extra_learners or {})}
