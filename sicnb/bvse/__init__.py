@@ -113,3 +113,4 @@ def bvse_barriers(
 
 
 bvse_barriers.cache_version = 3  # 3: charge-balanced states for refined non-integer compositions  # type: ignore[attr-defined]
+bvse_barriers.allow_nan = True  # type: ignore[attr-defined]  # E_a_nD is NaN exactly when percolates_nD is False (the reason)

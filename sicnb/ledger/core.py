@@ -296,8 +296,8 @@ def build_ledger(
         P(σ > 1e-4 S/cm) of the stacked model shipped in ``sicnb/ledger/learned_consensus`` (or ``consensus_weights``,
         a weights.json path), with the equal-weight mean percentile kept as ``consensus_equal``
         (:mod:`sicnb.ledger.consensus`). Equal weights are the default because they generalize at least as well on
-        repeated leave-one-cluster-out (OBELiX train, 3 seeds: pooled AUC-PR 0.542 vs 0.497, ROC-AUC 0.747 vs 0.594;
-        the learned weights' card). The PES cascade's shortlist always comes from the equal-weight consensus.
+        repeated leave-one-cluster-out (OBELiX train, 3 seeds: pooled AUC-PR 0.657 vs 0.639, ROC-AUC 0.787 vs 0.764
+        over topology + BVSE + classify + cluster; 0.650 / 0.778 averaging every method; the learned weights' card). The PES cascade's shortlist always comes from the equal-weight consensus.
     """
     if consensus not in ("learned", "equal"):
         raise ParameterError(f"consensus={consensus!r}: use 'learned' (shipped stacked weights) or 'equal' (mean percentile)")
