@@ -64,11 +64,15 @@ def _composition_guess(s: Structure, max_sites: int) -> Structure | None:
         comp = _integer_composition(comp)
     if comp is None:
         return None
-    guess = _guess_by_formula(comp.formula, max_sites)
-    if not guess:
+    return _decorated(s, _guess_by_formula(comp.formula, max_sites))
+
+
+def _decorated(s: Structure, states: tuple[tuple[str, int], ...] | None) -> Structure | None:
+    """A copy of ``s`` with one oxidation state per element, or None when there are no states."""
+    if not states:
         return None
     t = s.copy()
-    t.add_oxidation_state_by_element(dict(guess))
+    t.add_oxidation_state_by_element(dict(states))
     return t
 
 
@@ -111,8 +115,6 @@ def _balance_by_formula(amounts: tuple[tuple[str, float], ...], tolerance: float
         key = (round(abs(net), 6), sum(r for _, r in combo))
         if best_key is None or key < best_key:
             best, best_key = combo, key
-    if best is None:
-        return None
     anion_charge = sum(-a * q for a, (q, _) in zip(amount, best) if q < 0)
     if anion_charge <= 0 or best_key[0] > tolerance * anion_charge:
         return None
@@ -122,12 +124,7 @@ def _balance_by_formula(amounts: tuple[tuple[str, float], ...], tolerance: float
 def _fractional_balance(s: Structure, tolerance: float = BALANCE_TOLERANCE) -> Structure | None:
     comp = s.composition.remove_charges()
     amounts = tuple(sorted((e.symbol, round(float(x), 6)) for e, x in comp.items()))
-    states = _balance_by_formula(amounts, tolerance)
-    if states is None:
-        return None
-    t = s.copy()
-    t.add_oxidation_state_by_element(dict(states))
-    return t
+    return _decorated(s, _balance_by_formula(amounts, tolerance))
 
 
 def assign_oxidation_states(structure: Structure, max_sites: int = -50, prefer: str = "bv",
