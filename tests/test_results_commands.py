@@ -36,7 +36,7 @@ def quoted_commands(text: str) -> list[str]:
     out = []
     for block in re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S):
         out += [line.strip() for line in block.replace("\\\n", " ").splitlines()]
-    inline = re.sub(r"```.*?```", "", text, flags=re.S)
+    inline = re.sub(r"```.*?```", "", text, flags=re.S).replace("``", "`")  # rst-style ``x`` would offset the pairing
     out += [" ".join(span.split()) for span in re.findall(r"`([^`]+)`", inline)]
     keep = re.compile(r"(^|\s)(python3?|sicnb)(\s|$)|(^|\s)(bench|tests|notebooks)/\S")
     return [c for c in out if keep.search(c)]
