@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 
@@ -110,6 +111,10 @@ def _evidence(args, ship: bool) -> int:
     w = ev.weights.groupby("feature")["coef"].agg(["mean", "std"])
     print("\nlearned weights across outer folds (mean ± std):")
     print(w.round(3).to_markdown())
+    gates = Counter(", ".join(g["methods"]) or "(none: every method)" for g in ev.settings["gated_methods_per_fold"])
+    print("\nevidence gate (methods better than chance on each outer fold's training clusters): folds per kept set")
+    for kept, n in gates.most_common():
+        print(f"  {n:>3} folds: {kept}")
     learned = m.set_index("model").loc["learned consensus (logistic)"]
     target = m.set_index("model").loc[best, "auc_pr"] + 0.05
     print(f"\nacceptance: learned {learned['auc_pr']:.3f} vs best single ({best}) + 0.05 = {target:.3f} → "
@@ -137,6 +142,7 @@ def _evidence(args, ship: bool) -> int:
             "metrics": json.loads(m.round(4).to_json(orient="records")),
             "best_single_method": best,
             "evidence_only": evidence_only,
+            "evidence_gate_folds": dict(gates.most_common()),
             "acceptance_target_met": bool(learned["auc_pr"] >= target),
             "command": "python bench/bench_ledger.py " + " ".join(sys.argv[1:]),
             "method_params": {r["name"]: json.loads(r["params"]) for _, r in led.methods.iterrows()}
@@ -185,6 +191,10 @@ def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> No
                 "ledger's evidence for them) but not inputs of the stacker or of the equal-weight consensus row; the row "
                 "`equal-weight consensus (every method)` averages them too, as the ledger's default consensus does"]
                if c.get("evidence_only") else []),
+             *([f"- **Evidence gate** (row `learned consensus (evidence-gated equal weights)`: per outer fold, the "
+                "methods better than chance on the training clusters, averaged with equal weights; the ledger's "
+                "`consensus=\"gated\"` applies the same rule to the single-method rows below): folds per kept set "
+                + "; ".join(f"{k}: {v}" for k, v in c["evidence_gate_folds"].items())] if c.get("evidence_gate_folds") else []),
              "", "## Weights (log-odds per unit)", "",
              model.weights().round(3).to_markdown(index=False), f"\nintercept {model.intercept:.3f}", "",
              "## Repeated-LOCO evidence (pooled out-of-fold, mean over seeds, 95 % bootstrap CI)", "",

@@ -340,3 +340,60 @@ def test_evidence_only_methods_enter_the_every_method_equal_row_only():
     np.testing.assert_allclose(wide["equal-weight consensus (every method)"], consensus_scores(unsup)["consensus"].loc[wide.index])
     ev2 = loco_evidence(unsup[["a", "b"]], {}, y, folds, n_boot=20, inputs="zscore")
     assert "equal-weight consensus (every method)" not in set(ev2.oof["model"])  # nothing extra: no extra row
+
+
+def test_evidence_gated_consensus_keeps_what_beats_chance_on_the_training_clusters():
+    """Per outer fold, the gate keeps the methods better than chance on the training clusters' labels only (the same
+    rule as the evidence table), and the held-out cluster is ranked by their equal-weight mean percentile."""
+    from sicnb.ledger.consensus import better_than_chance_methods, gated_consensus_scores
+    from sicnb.ledger.stats import consensus_scores
+
+    rng = np.random.default_rng(4)
+    ids = [f"s{i:02d}" for i in range(60)]
+    y = pd.Series([1, 0, 0] * 20, index=ids)
+    unsup = pd.DataFrame({"good": y + rng.normal(0, 0.5, 60), "noise": rng.normal(size=60),
+                          "anti": -y + rng.normal(0, 0.5, 60)}, index=ids)
+    folds = {0: pd.Series(np.arange(60) % 4, index=ids)}
+    ev = loco_evidence(unsup, {}, y, folds, methods=["good", "noise"], n_boot=200, inputs="zscore")
+    gates = ev.settings["gated_methods_per_fold"]
+    assert [g["methods"] for g in gates] == [["good"]] * 4  # noise and the anti-predictive method stay out
+    for g in gates:  # decided on the training clusters alone
+        train = folds[0].index[folds[0].ne(g["fold"])]
+        assert better_than_chance_methods(unsup, y.loc[train], n_boot=200) == g["methods"]
+    wide = ev.oof.pivot_table(index="id", columns="model", values="score")
+    np.testing.assert_allclose(wide["learned consensus (evidence-gated equal weights)"],
+                               consensus_scores(unsup[["good"]])["consensus"].loc[wide.index])
+    # nothing better than chance: the gate falls back to every method
+    table, used = gated_consensus_scores(unsup[["noise", "anti"]], [])
+    assert used == ["noise", "anti"]
+    np.testing.assert_allclose(table["consensus"], consensus_scores(unsup[["noise", "anti"]])["consensus"])
+
+
+def test_the_gated_ledger_averages_only_methods_better_than_chance_on_the_shipped_evidence(tmp_path):
+    from sicnb.ledger import build_ledger, known_conductor_labels
+    from sicnb.ledger.consensus import method_evidence
+    from sicnb.ledger.stats import consensus_scores
+
+    ev = method_evidence()
+    flags = ev["no_better_than_chance"].astype(bool)
+    assert not flags["bvse"] and flags["topology"]  # the shipped evidence this test relies on: one passes, one does not
+    recs = [Record(f"pymatgen:{n}", pymatgen_structure(n)) for n in ("Li2O", "LiFePO4", "Li10GeP2S12")]
+    ds = Dataset(recs, name="three")
+    tables = {"topology": pd.DataFrame({"r_connected": [3.1, 2.0, 2.6], "error": ""}, index=ds.ids),
+              "bvse": pd.DataFrame({"activation_energy_eV": [0.3, 0.44, np.nan], "error": ["", "", "StructureError: x"]},
+                                   index=ds.ids)}
+    labels = known_conductor_labels(ds, reference=None)
+    led = build_ledger(ds, methods=["topology", "bvse"], tables=tables, labels=labels, progress=False, cache_dir=tmp_path,
+                       consensus="gated")
+    t = led.table
+    scores = led.scores()
+    np.testing.assert_allclose(t["consensus"], consensus_scores(scores[["bvse"]])["consensus"], equal_nan=True)
+    np.testing.assert_allclose(t["consensus_equal"], consensus_scores(scores)["consensus"])
+    assert led.consensus_settings["methods"] == ["bvse"]
+    assert "no better than chance" in led.consensus_settings["gated_out"]["topology"]
+    assert np.isnan(t.loc["pymatgen:Li10GeP2S12", "consensus"])  # only the gated-out method scored it
+    # nothing passes the gate: every method is averaged, and the settings say so
+    only = build_ledger(ds, methods=["topology"], tables={"topology": tables["topology"]}, labels=labels, progress=False,
+                        cache_dir=tmp_path, consensus="gated")
+    assert "no method of this ledger passed" in only.consensus_settings["aggregation"]
+    np.testing.assert_allclose(only.table["consensus"], consensus_scores(only.scores())["consensus"])

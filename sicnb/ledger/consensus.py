@@ -333,6 +333,38 @@ def _supervised_columns(supervised: Mapping[str, Any], folds: pd.Series) -> tupl
     return pd.DataFrame(sc, index=folds.index), pd.DataFrame(er, index=folds.index)
 
 
+def _no_better_than_chance(auc_pr_lo: float, prevalence: float, roc_auc_lo: float) -> bool:
+    """The evidence table's chance flag: the AUC-PR interval reaches the prevalence or the ROC-AUC interval reaches 0.5."""
+    return bool(auc_pr_lo <= prevalence or roc_auc_lo <= 0.5)
+
+
+def better_than_chance_methods(scores: pd.DataFrame, y: pd.Series, n_boot: int = 1000, random_state: int = 0) -> list[str]:
+    """The methods (columns of oriented ``scores``) whose percentile rank, 0.5 where missing, ranks the labelled
+    structures ``y`` (0/1, index = ids) better than chance by the evidence table's rule: 95 % bootstrap interval of
+    AUC-PR above the prevalence and of ROC-AUC above 0.5 (:func:`evidence_table`). Percentiles are taken over all
+    rows of ``scores`` (label-free); only the labelled rows are tested."""
+    from sicnb.classify.selection import bootstrap_interval
+
+    pct = percentile_ranks(scores).fillna(0.5).reindex(y.index)
+    yy = y.astype(int).to_numpy()
+    keep = []
+    for m in scores.columns:
+        p = pct[m].to_numpy(float)
+        pr_lo, _ = bootstrap_interval(yy, [p], "auc_pr", n_boot, random_state=random_state, metrics=_metrics)
+        roc_lo, _ = bootstrap_interval(yy, [p], "roc_auc", n_boot, random_state=random_state, metrics=_metrics)
+        if not _no_better_than_chance(pr_lo, float(yy.mean()), roc_lo):
+            keep.append(m)
+    return keep
+
+
+def gated_consensus_scores(scores: pd.DataFrame, gated: Sequence[str], missing: str = "neutral",
+                           min_methods: int = 1) -> tuple[pd.DataFrame, list[str]]:
+    """The equal-weight consensus of the ``gated`` methods (those better than chance on labelled data); all methods
+    when none of them is in ``scores``. Returns the consensus table and the methods it averaged."""
+    used = [m for m in scores.columns if m in set(gated)] or list(scores.columns)
+    return consensus_scores(scores[used], missing=missing, min_methods=min_methods), used
+
+
 def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None = None) -> pd.DataFrame:
     """Pooled out-of-fold AUC-PR and ROC-AUC per model: mean over seeds of the metric on all held-out clusters
     concatenated, the std over seeds, a 95 % bootstrap interval over structures (same resamples for every model), the
@@ -352,7 +384,7 @@ def evidence_table(oof: pd.DataFrame, n_boot: int = 1000, reference: str | None 
             row[met], row[f"{met}_seed_std"] = float(v.mean()), float(v.std())
             row[f"{met}_lo"], row[f"{met}_hi"] = bootstrap_interval(yy, [P[s].to_numpy(float) for s in P.columns], met, n_boot,
                                                                      metrics=_metrics)
-        row["no_better_than_chance"] = bool(row["auc_pr_lo"] <= row["prevalence"] or row["roc_auc_lo"] <= 0.5)
+        row["no_better_than_chance"] = _no_better_than_chance(row["auc_pr_lo"], row["prevalence"], row["roc_auc_lo"])
         if reference is not None and reference in piv and m != reference:
             R = piv[reference].reindex(P.index)
             d = [paired_difference(yy, P[s].to_numpy(float), R[s].to_numpy(float), n_boot=n_boot)["auc_pr"] for s in P.columns]
@@ -378,12 +410,15 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
     ``learned consensus (logistic, <inputs> inputs)``; ``inputs`` is the one named ``learned consensus (logistic)``.
     ``equal-weight consensus`` averages the ``methods``; when ``unsupervised``/``supervised`` hold further methods
     (scored as single methods only), ``equal-weight consensus (every method)`` averages all of them, as the ledger's
-    default consensus does.
+    default consensus does. ``learned consensus (evidence-gated equal weights)``: in each outer fold, every method
+    (stacker inputs and evidence-only ones) whose percentile is better than chance on the training clusters
+    (:func:`better_than_chance_methods`, supervised methods by their inner out-of-fold scores) enters an equal-weight
+    mean percentile that ranks the held-out cluster; the kept methods per fold are in ``settings``.
     """
     ids = list(y.index)
     unsup = unsupervised.reindex(ids)
     methods = list(methods) if methods is not None else [*unsup.columns, *supervised]
-    rows, cov, wrows = [], [], []
+    rows, cov, wrows, gates = [], [], [], []
     for seed, fold in folds.items():
         fold = fold.reindex(ids)
         if fold.isna().any():
@@ -402,6 +437,7 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
         learned = pd.Series(np.nan, index=ids)
         variants = {v: pd.Series(np.nan, index=ids) for v in also_inputs if v != inputs}
         extra = {k: pd.Series(np.nan, index=ids) for k in (extra_learners or {})}
+        gated = pd.Series(np.nan, index=ids)
         for k in sorted(pd.unique(fold)):
             held = fold.index[fold.eq(k)]
             train = fold.index[fold.ne(k)]
@@ -409,9 +445,14 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
             S_k = pd.concat([unsup, pd.concat([inner, sup.loc[held]])], axis=1).reindex(ids)
             yt = y.loc[train].astype(int)
             if yt.nunique() < 2:
-                for s_ in (learned, *variants.values(), *extra.values()):
+                for s_ in (learned, gated, *variants.values(), *extra.values()):
                     s_.loc[held] = float(yt.mean())
                 continue
+            # evidence-gated equal weights: every method, kept when better than chance on the training clusters
+            keep = better_than_chance_methods(S_k, yt, n_boot=n_boot, random_state=int(seed))
+            # a structure none of the kept methods scored gets no opinion (0.5), as a single method's missing score
+            gated.loc[held] = gated_consensus_scores(S_k, keep)[0]["consensus"].fillna(0.5).loc[held]
+            gates.append({"seed": int(seed), "fold": int(k), "methods": keep})
             model = LearnedConsensus(methods, C=C, inputs=inputs).fit(S_k.loc[train], yt)
             # percentiles over the whole pool (label-free); predict the held-out cluster only
             learned.loc[held] = model.predict(S_k).loc[held]
@@ -424,6 +465,7 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
                     est = make().fit(X.loc[train].to_numpy(float), yt.to_numpy())
                     extra[name].loc[held] = est.predict_proba(X.loc[held].to_numpy(float))[:, 1]
         preds["learned consensus (logistic)"] = learned
+        preds["learned consensus (evidence-gated equal weights)"] = gated
         for v, s_ in variants.items():
             preds[f"learned consensus (logistic, {v} inputs)"] = s_
         for name, s in extra.items():
@@ -437,7 +479,7 @@ def loco_evidence(unsupervised: pd.DataFrame, supervised: Mapping[str, Any], y: 
     metrics = evidence_table(oof, n_boot=n_boot)
     return LocoEvidence(oof, metrics, pd.DataFrame(cov), pd.DataFrame(wrows),
                         {"seeds": [int(s) for s in folds], "methods": methods, "C": C, "n_boot": n_boot, "inputs": inputs,
-                         "also_inputs": list(also_inputs)})
+                         "also_inputs": list(also_inputs), "gated_methods_per_fold": gates})
 
 
 # --- shipped evidence -------------------------------------------------------------------------------
@@ -489,6 +531,38 @@ def apply_learned_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFra
         "weights_methods_not_in_ledger": [m for m in model.methods if m not in scores.columns],
         "trained_on": model.card.get("data", ""), "command": model.card.get("command", "")})
     return lc
+
+
+def apply_gated_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFrame, missing: str = "neutral",
+                          min_methods: int = 1, path: str | Path | None = None) -> pd.DataFrame:
+    """Called by :func:`~sicnb.ledger.core.build_ledger` with ``consensus="gated"``: the equal-weight mean percentile of
+    the consensus methods whose shipped LOCO evidence is better than chance (``no_better_than_chance`` False in
+    :func:`method_evidence`; the rule of :func:`evidence_table`). Methods without shipped evidence stay out; when no
+    method passes, every method is averaged. Keeps the all-method consensus as ``consensus_equal`` and records which
+    methods were averaged and why the others were not in ``consensus_settings``."""
+    ev = method_evidence(path)
+    passed = [m for m in scores.columns if m in ev.index and not bool(ev.loc[m, "no_better_than_chance"])]
+    cons, used = gated_consensus_scores(scores, passed, missing=missing, min_methods=min_methods)
+    why = {}
+    for m in scores.columns:
+        if m in used:
+            continue
+        if m not in ev.index:
+            why[m] = "no shipped LOCO evidence for this method"
+        else:
+            e = ev.loc[m]
+            why[m] = (f"no better than chance on repeated LOCO (OBELiX train): AUC-PR {e['auc_pr']:.3f} "
+                      f"[{e['auc_pr_lo']:.3f}, {e['auc_pr_hi']:.3f}] vs prevalence {e['prevalence']:.3f}, ROC-AUC "
+                      f"{e['roc_auc']:.3f} [{e['roc_auc_lo']:.3f}, {e['roc_auc_hi']:.3f}]")
+    t = ledger.table
+    t["consensus_equal"] = equal["consensus"]
+    t["consensus_equal_rank"] = equal["consensus_rank"]
+    ledger.consensus_settings.update({
+        "aggregation": ("evidence-gated: mean percentile rank of the methods better than chance on the shipped LOCO "
+                        "evidence" if passed else "evidence-gated, but no method of this ledger passed the gate: mean "
+                        "percentile rank of every method"),
+        "methods": used, "gated_out": why})
+    return cons
 
 
 def method_evidence(path: str | Path | None = None) -> pd.DataFrame:
