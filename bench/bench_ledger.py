@@ -4,6 +4,7 @@ equal-weight consensus and the learned (stacked) consensus, evaluated nested on 
     python bench/bench_ledger.py evidence --seeds 0 1 2 --n-boot 1000           # the comparison (prints tables)
     python bench/bench_ledger.py ship --seeds 0 1 2 --n-boot 1000               # + writes sicnb/ledger/learned_consensus/
     python bench/bench_ledger.py pes-cost --n 4                                 # PES seconds per structure (<= 24 sites)
+    python bench/bench_ledger.py subsets                                        # post-hoc method subsets (not evidence)
 
 Label-free methods (topology, bvse, htvs, optionally pes) run through the ledger's adapters (`build_ledger`, cached
 in $SICNB_CACHE_DIR); supervised methods (classify, cluster) are refitted per LOCO fold (sicnb.ledger.oof).
@@ -192,8 +193,7 @@ def _write_card(d: Path, model, m, cov, best: str, target: float, learned) -> No
                 "`equal-weight consensus (every method)` averages them too, as the ledger's default consensus does"]
                if c.get("evidence_only") else []),
              *([f"- **Evidence gate** (row `learned consensus (evidence-gated equal weights)`: per outer fold, the "
-                "methods better than chance on the training clusters, averaged with equal weights; the ledger's "
-                "`consensus=\"gated\"` applies the same rule to the single-method rows below): folds per kept set "
+                "methods better than chance on the training clusters, averaged with equal weights): folds per kept set "
                 + "; ".join(f"{k}: {v}" for k, v in c["evidence_gate_folds"].items())] if c.get("evidence_gate_folds") else []),
              "", "## Weights (log-odds per unit)", "",
              model.weights().round(3).to_markdown(index=False), f"\nintercept {model.intercept:.3f}", "",
@@ -228,6 +228,32 @@ def _pes_cost(args) -> int:
     return 0
 
 
+def _subsets(args) -> int:
+    """Equal-weight mean percentile of every subset of single methods, scored on the shipped out-of-fold table. The
+    subset is chosen on the folds it is scored on, so the best row is selection, not evidence (the nested version is the
+    evidence table's ``learned consensus (evidence-gated equal weights)`` row)."""
+    import itertools
+
+    import numpy as np
+
+    from sicnb.ledger.consensus import _metrics, shipped_oof_scores
+
+    oof = shipped_oof_scores()
+    singles = [c for c in oof.columns if c.startswith("single: ")]
+    rows = []
+    for k in range(1, args.max_size + 1):
+        for subset in itertools.combinations(singles, k):
+            per_seed = [_metrics(g["y"].to_numpy(int), g[list(subset)].rank(pct=True).mean(axis=1).to_numpy(float))
+                        for _, g in oof.groupby("seed")]
+            rows.append((np.mean([m["auc_pr"] for m in per_seed]), np.mean([m["roc_auc"] for m in per_seed]),
+                         " + ".join(c.removeprefix("single: ") for c in subset)))
+    print("equal-weight mean percentile of method subsets on the shipped LOCO out-of-fold scores (mean over seeds);\n"
+          "chosen on the folds they are scored on: selection, not evidence")
+    for auc_pr, roc, name in sorted(rows, reverse=True)[: args.top]:
+        print(f"  AUC-PR {auc_pr:.3f}  ROC-AUC {roc:.3f}  {name}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -257,7 +283,12 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--max-atoms", type=int, default=24)
     p.add_argument("--timeout", type=float, default=600.0)
+    p = sub.add_parser("subsets")
+    p.add_argument("--max-size", type=int, default=3)
+    p.add_argument("--top", type=int, default=10)
     args = ap.parse_args(argv)
+    if args.cmd == "subsets":
+        return _subsets(args)
     if args.cmd == "pes-cost":
         return _pes_cost(args)
     return _evidence(args, ship=args.cmd == "ship")

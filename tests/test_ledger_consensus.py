@@ -368,32 +368,3 @@ def test_evidence_gated_consensus_keeps_what_beats_chance_on_the_training_cluste
     assert used == ["noise", "anti"]
     np.testing.assert_allclose(table["consensus"], consensus_scores(unsup[["noise", "anti"]])["consensus"])
 
-
-def test_the_gated_ledger_averages_only_methods_better_than_chance_on_the_shipped_evidence(tmp_path):
-    from sicnb.ledger import build_ledger, known_conductor_labels
-    from sicnb.ledger.consensus import method_evidence
-    from sicnb.ledger.stats import consensus_scores
-
-    ev = method_evidence()
-    flags = ev["no_better_than_chance"].astype(bool)
-    assert not flags["bvse"] and flags["topology"]  # the shipped evidence this test relies on: one passes, one does not
-    recs = [Record(f"pymatgen:{n}", pymatgen_structure(n)) for n in ("Li2O", "LiFePO4", "Li10GeP2S12")]
-    ds = Dataset(recs, name="three")
-    tables = {"topology": pd.DataFrame({"r_connected": [3.1, 2.0, 2.6], "error": ""}, index=ds.ids),
-              "bvse": pd.DataFrame({"activation_energy_eV": [0.3, 0.44, np.nan], "error": ["", "", "StructureError: x"]},
-                                   index=ds.ids)}
-    labels = known_conductor_labels(ds, reference=None)
-    led = build_ledger(ds, methods=["topology", "bvse"], tables=tables, labels=labels, progress=False, cache_dir=tmp_path,
-                       consensus="gated")
-    t = led.table
-    scores = led.scores()
-    np.testing.assert_allclose(t["consensus"], consensus_scores(scores[["bvse"]])["consensus"], equal_nan=True)
-    np.testing.assert_allclose(t["consensus_equal"], consensus_scores(scores)["consensus"])
-    assert led.consensus_settings["methods"] == ["bvse"]
-    assert "no better than chance" in led.consensus_settings["gated_out"]["topology"]
-    assert np.isnan(t.loc["pymatgen:Li10GeP2S12", "consensus"])  # only the gated-out method scored it
-    # nothing passes the gate: every method is averaged, and the settings say so
-    only = build_ledger(ds, methods=["topology"], tables={"topology": tables["topology"]}, labels=labels, progress=False,
-                        cache_dir=tmp_path, consensus="gated")
-    assert "no method of this ledger passed" in only.consensus_settings["aggregation"]
-    np.testing.assert_allclose(only.table["consensus"], consensus_scores(only.scores())["consensus"])

@@ -13,9 +13,8 @@ def register(subparsers) -> None:
                    help="only these methods (repeatable; default all registered: topology, cluster, pes, classify, bvse, htvs)")
     p.add_argument("--consensus-missing", choices=("neutral", "skip"), default="neutral",
                    help="a method without a score counts as percentile 0.5 (neutral, default) or is left out (skip)")
-    p.add_argument("--consensus", choices=("learned", "equal", "gated"), default="equal",
+    p.add_argument("--consensus", choices=("learned", "equal"), default="equal",
                    help="equal: mean percentile (default: it generalizes at least as well on leave-cluster-out); "
-                        "gated: mean percentile of the methods better than chance on the shipped LOCO evidence; "
                         "learned: the shipped stacked weights (sicnb/ledger/learned_consensus)")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replicates for the enrichment intervals")
     p.add_argument("--pes-top", type=int, default=10,

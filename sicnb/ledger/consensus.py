@@ -533,38 +533,6 @@ def apply_learned_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFra
     return lc
 
 
-def apply_gated_consensus(ledger: Any, scores: pd.DataFrame, equal: pd.DataFrame, missing: str = "neutral",
-                          min_methods: int = 1, path: str | Path | None = None) -> pd.DataFrame:
-    """Called by :func:`~sicnb.ledger.core.build_ledger` with ``consensus="gated"``: the equal-weight mean percentile of
-    the consensus methods whose shipped LOCO evidence is better than chance (``no_better_than_chance`` False in
-    :func:`method_evidence`; the rule of :func:`evidence_table`). Methods without shipped evidence stay out; when no
-    method passes, every method is averaged. Keeps the all-method consensus as ``consensus_equal`` and records which
-    methods were averaged and why the others were not in ``consensus_settings``."""
-    ev = method_evidence(path)
-    passed = [m for m in scores.columns if m in ev.index and not bool(ev.loc[m, "no_better_than_chance"])]
-    cons, used = gated_consensus_scores(scores, passed, missing=missing, min_methods=min_methods)
-    why = {}
-    for m in scores.columns:
-        if m in used:
-            continue
-        if m not in ev.index:
-            why[m] = "no shipped LOCO evidence for this method"
-        else:
-            e = ev.loc[m]
-            why[m] = (f"no better than chance on repeated LOCO (OBELiX train): AUC-PR {e['auc_pr']:.3f} "
-                      f"[{e['auc_pr_lo']:.3f}, {e['auc_pr_hi']:.3f}] vs prevalence {e['prevalence']:.3f}, ROC-AUC "
-                      f"{e['roc_auc']:.3f} [{e['roc_auc_lo']:.3f}, {e['roc_auc_hi']:.3f}]")
-    t = ledger.table
-    t["consensus_equal"] = equal["consensus"]
-    t["consensus_equal_rank"] = equal["consensus_rank"]
-    ledger.consensus_settings.update({
-        "aggregation": ("evidence-gated: mean percentile rank of the methods better than chance on the shipped LOCO "
-                        "evidence" if passed else "evidence-gated, but no method of this ledger passed the gate: mean "
-                        "percentile rank of every method"),
-        "methods": used, "gated_out": why})
-    return cons
-
-
 def method_evidence(path: str | Path | None = None) -> pd.DataFrame:
     """Per ledger method (index = method name, plus ``equal-weight consensus`` / ``learned consensus``): its shipped
     repeated-LOCO pooled AUC-PR / ROC-AUC on the OBELiX training split with 95 % intervals, the prevalence, and

@@ -295,15 +295,12 @@ def build_ledger(
     consensus: ``"equal"`` (default): ``consensus`` = the equal-weight mean percentile; ``"learned"``: ``consensus`` =
         P(σ > 1e-4 S/cm) of the stacked model shipped in ``sicnb/ledger/learned_consensus`` (or ``consensus_weights``,
         a weights.json path), with the equal-weight mean percentile kept as ``consensus_equal``
-        (:mod:`sicnb.ledger.consensus`); ``"gated"``: ``consensus`` = the equal-weight mean percentile of the methods
-        whose shipped LOCO evidence is better than chance (:func:`~sicnb.ledger.consensus.apply_gated_consensus`), the
-        all-method one kept as ``consensus_equal``. Equal weights are the default because they generalize at least as well on
+        (:mod:`sicnb.ledger.consensus`). Equal weights are the default because they generalize at least as well on
         repeated leave-one-cluster-out (OBELiX train, 3 seeds: pooled AUC-PR 0.657 vs 0.639, ROC-AUC 0.787 vs 0.764
         over topology + BVSE + classify + cluster; 0.650 / 0.778 averaging every method; the learned weights' card). The PES cascade's shortlist always comes from the equal-weight consensus.
     """
-    if consensus not in ("learned", "equal", "gated"):
-        raise ParameterError(f"consensus={consensus!r}: use 'equal' (mean percentile), 'gated' (mean percentile of the "
-                             "methods better than chance on the shipped evidence) or 'learned' (shipped stacked weights)")
+    if consensus not in ("learned", "equal"):
+        raise ParameterError(f"consensus={consensus!r}: use 'learned' (shipped stacked weights) or 'equal' (mean percentile)")
     from sicnb.ledger.labels import known_conductor_labels, obelix_reference
 
     if not isinstance(dataset, Dataset):
@@ -389,10 +386,6 @@ def build_ledger(
             from sicnb.ledger.consensus import apply_learned_consensus
 
             cons = apply_learned_consensus(ledger, scores[cm], cons, consensus_weights, consensus_min_methods)
-        elif consensus == "gated" and cm:
-            from sicnb.ledger.consensus import apply_gated_consensus
-
-            cons = apply_gated_consensus(ledger, scores[cm], cons, consensus_missing, consensus_min_methods)
         table["consensus"] = cons["consensus"]
         table["consensus_n_methods"] = cons["n_methods"]
         table["consensus_rank"] = cons["consensus_rank"]
