@@ -6,7 +6,7 @@ is computed once (``sicnb.bvse.bvse_landscape``, 0.2 Å, r_cut 10 Å, the ledger
 bisections run on it; the script checks that the three barriers are identical and prints the time of
 each side, per structure and in total, and the share of the whole BVSE call the grid takes.
 
-Structures: every CIF in ``--input`` (a folder), sorted by name, or the first ``--n`` OBELiX training
+Structures: every structure of ``--input`` (a folder of CIFs or any ``sicnb.data.load`` source), sorted by id, or the first ``--n`` OBELiX training
 structures by id (``$SICNB_DATA_DIR``). Structures BVSE refuses (oxidation states, bvlain parameters)
 are listed and skipped.
 
@@ -16,29 +16,20 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
-from pathlib import Path
 
 
-def structures(input_dir: str | None, n: int):
-    from pymatgen.core import Structure
+def structures(source: str, n: int | None):
+    """(id, structure) of every record of ``source`` with a structure (any ``sicnb.data.load`` input), sorted by id;
+    the first ``n`` when given."""
+    from sicnb.data import load
 
-    if input_dir:
-        for path in sorted(Path(input_dir).glob("*.cif")):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield path.stem, Structure.from_file(path)
-        return
-    from sicnb.data import obelix
-
-    records = sorted((r for r in obelix("train") if r.structure is not None), key=lambda r: r.id)
-    for record in records[:n]:
-        yield record.id, record.structure
+    records = sorted((r for r in load(source) if r.structure is not None), key=lambda r: r.id)
+    return [(r.id, r.structure) for r in records[:n]]
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--input", help="folder of CIFs (default: OBELiX training structures)")
+    ap.add_argument("--input", help="folder of CIFs or a sicnb input such as embedded (default: OBELiX training structures)")
     ap.add_argument("--n", type=int, default=20, help="OBELiX structures when --input is not given")
     args = ap.parse_args(argv)
 
@@ -49,8 +40,8 @@ def main(argv=None) -> int:
     total = {"grid": 0.0, "bvlain": 0.0, "sicnb": 0.0}
     n_equal = n_scored = 0
     skipped = []
-    print(f"{'id':<14}{'sites':>6}{'grid s':>9}{'bvlain s':>10}{'sicnb s':>9}{'ratio':>8}  equal  E_1D/E_2D/E_3D (eV)")
-    for sid, structure in structures(args.input, args.n):
+    print(f"{'id':<20}{'sites':>6}{'grid s':>9}{'bvlain s':>10}{'sicnb s':>9}{'ratio':>8}  equal  E_1D/E_2D/E_3D (eV)")
+    for sid, structure in structures(args.input or "obelix:train", None if args.input else args.n):
         t0 = time.perf_counter()
         try:
             calc, _ = bvse_landscape(structure)
@@ -69,7 +60,7 @@ def main(argv=None) -> int:
         total["grid"] += t1 - t0
         total["sicnb"] += t2 - t1
         total["bvlain"] += t3 - t2
-        print(f"{sid:<14}{len(structure):>6}{t1 - t0:>9.2f}{t3 - t2:>10.2f}{t2 - t1:>9.2f}{(t3 - t2) / (t2 - t1):>8.1f}  "
+        print(f"{sid:<20}{len(structure):>6}{t1 - t0:>9.2f}{t3 - t2:>10.2f}{t2 - t1:>9.2f}{(t3 - t2) / (t2 - t1):>8.1f}  "
               f"{'yes' if equal else 'NO '}    {ours['E_1D']:.4f}/{ours['E_2D']:.4f}/{ours['E_3D']:.4f}")
     print(f"\n{n_scored} structures, {n_equal} with identical barriers; {len(skipped)} refused by BVSE")
     for line in skipped:
